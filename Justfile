@@ -1,0 +1,45 @@
+# solarwire: every build, test and benchmark entry point.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / "target/py-venv"
+
+# List the recipes.
+default:
+    @just --list
+
+# Run every check and test: the one command for CI and humans.
+test: fmt lint test-native
+
+# Check formatting.
+fmt:
+    cargo fmt --all -- --check
+
+# Clippy with warnings as errors on the native crates, then the core's purity check.
+lint: check-core
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The core's normal dependency tree must hold no std-only, I/O or randomness crate.
+check-core:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tree=$(cargo tree -p solarwire-core -e normal --prefix none)
+    bad=$(grep -E '^(getrandom|rand|rand_core|js-sys|wasm-bindgen|web-sys|pyo3|tokio|std) ' <<<"$tree" || true)
+    if [ -n "$bad" ]; then echo "solarwire-core depends on: $bad"; exit 1; fi
+    echo "solarwire-core: $(wc -l <<<"$tree") crates, none std-only or I/O"
+
+# Core unit tests, property tests, every vector file, and the independent oracle.
+test-native: setup-oracle
+    cargo test -p solarwire-core -p solarwire-spec
+    {{venv}}/bin/python spec-tests/oracle/check.py
+
+# Python virtualenv for the oracle (cryptography) — skips what is installed.
+setup-oracle:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x "{{venv}}/bin/python" ] || python3 -m venv "{{venv}}"
+    "{{venv}}/bin/python" -c 'import cryptography' 2>/dev/null || "{{venv}}/bin/pip" install -q -r spec-tests/oracle/requirements.txt
+
+# Regenerate the vector files derived from Wycheproof, RFC 4231 and the edge lists.
+vectors: setup-oracle
+    {{venv}}/bin/python spec-tests/tools/convert_vectors.py
+    {{venv}}/bin/python spec-tests/tools/make_edge_vectors.py

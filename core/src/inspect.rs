@@ -1,0 +1,1 @@
+//! Auto-detecting inspection of whatever a person pasted (placeholder until written).

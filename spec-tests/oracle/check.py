@@ -1,0 +1,437 @@
+#!/usr/bin/env python3
+"""Independent oracle for the shared test vectors (spec/vectors.md).
+
+Walks every *.json under spec-tests/vectors/ and under each directory listed in
+$SOLARWIRE_EXTRA_VECTORS (':'-separated) and recomputes every expectation with code
+that shares nothing with the Rust core:
+  envelope  opens the envelope (HMAC-SHA256, AES-128-CBC with strict PKCS#7) and checks
+            the result, or that the stated error is the FIRST failing check in the order
+            structure (malformed, bad_base64, bad_mac_encoding) -> decryption
+            (missing_key, decrypt_failed) -> UTF-8 when compressed=false (malformed)
+            -> MAC (mac_mismatch) -> replay
+  seal      recomputes mac_hex and payload_b64 (and the optional envelope_json)
+  upload    opens the envelope when the body has nonce/payload/mac, decodes the packets
+            and checks device_id and samples
+  codec     decodes with codec.py (written from the spec alone), checks encoders too
+  register  converts with the §5 table (current and legacy profiles)
+It also rejects unknown suites, unknown fields, duplicate ids and unknown error codes.
+
+Prints `file: N checked, M failed` per file and a closing total; exits 1 on any failure.
+Needs `cryptography` (see requirements.txt):
+    python3 -m venv target/oracle-venv
+    target/oracle-venv/bin/pip install -r spec-tests/oracle/requirements.txt
+    target/oracle-venv/bin/python spec-tests/oracle/check.py
+"""
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import codec  # noqa: E402
+
+try:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+except ImportError:
+    sys.exit("check.py needs the 'cryptography' package: python3 -m venv target/oracle-venv && "
+             "target/oracle-venv/bin/pip install -r spec-tests/oracle/requirements.txt")
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+FIXED_IV = bytes(range(16))
+
+ERRORS = {
+    "envelope": {"malformed", "bad_base64", "bad_mac_encoding", "mac_mismatch", "replay",
+                 "decrypt_failed", "missing_key"},
+    "codec": {"truncated", "unknown_marker", "bad_header", "missing_state", "too_large"},
+    "register": {"unknown_register", "out_of_range"},
+}
+ERRORS["seal"] = ERRORS["envelope"]
+ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"]
+
+COMMON = {"id", "comment", "expect", "error", "error_detail"}
+OPTIONAL = {"packet_b64", "sequence_b64", "input", "lossy", "sequence_register_ids",
+            "encode_sequence", "payload_text", "envelope_json", "path_device_id"}
+FIELDS = {
+    "envelope": {"envelope", "hmac_key_hex", "aes_key_hex", "aes_iv_hex", "last_nonce"},
+    "seal": {"payload_hex", "nonce", "hmac_key_hex", "aes_key_hex", "aes_iv_hex", "encrypt",
+             "compressed"},
+    "codec": {"packet_hex", "state", "sequence", "encode"},
+    "register": {"register", "raw", "profile"},
+    "upload": {"body", "format", "hmac_key_hex", "aes_key_hex", "aes_iv_hex", "last_nonce"},
+}
+
+
+class Reject(Exception):
+    """A verdict with one of the suite's error codes."""
+
+    def __init__(self, code, detail=""):
+        super().__init__(f"{code} ({detail})" if detail else code)
+        self.code = code
+
+
+class Bad(Exception):
+    """The vector itself is wrong or disagrees with the oracle."""
+
+
+# ---------------------------------------------------------------- envelope
+
+def strict_json(text):
+    """json.loads that rejects duplicate keys, NaN/Infinity and trailing data."""
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise Reject("malformed", "duplicate key")
+        return dict(pairs)
+
+    def no_constants(name):
+        raise Reject("malformed", f"{name} is not JSON")
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except ValueError as e:
+        raise Reject("malformed", f"not JSON: {e}")
+
+
+def b64decode_strict(text):
+    """Standard alphabet, '=' padding, length a multiple of 4, nothing else."""
+    if len(text) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", text):
+        raise Reject("bad_base64")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as e:
+        raise Reject("bad_base64", str(e))
+
+
+def aes_cbc(key, iv, data, encrypt):
+    c = Cipher(algorithms.AES(key), modes.CBC(iv))
+    op = c.encryptor() if encrypt else c.decryptor()
+    return op.update(data) + op.finalize()
+
+
+def decrypt(key, iv, ct):
+    if not ct or len(ct) % 16:
+        raise Reject("decrypt_failed", f"ciphertext of {len(ct)} bytes")
+    plain = aes_cbc(key, iv, ct, encrypt=False)
+    pad = plain[-1]
+    if not 1 <= pad <= 16 or plain[-pad:] != bytes([pad]) * pad:
+        raise Reject("decrypt_failed", f"bad PKCS#7 padding (last byte {pad})")
+    return plain[:-pad]
+
+
+def mac_hex(key, nonce, payload):
+    return hmac.new(key, nonce.to_bytes(4, "big") + payload, hashlib.sha256).hexdigest()
+
+
+def keys_of(v):
+    aes = v.get("aes_key_hex")
+    return (bytes.fromhex(v["hmac_key_hex"]), aes and bytes.fromhex(aes),
+            bytes.fromhex(v["aes_iv_hex"]) if "aes_iv_hex" in v else FIXED_IV)
+
+
+def open_envelope(text, hmac_key, aes_key, iv, last_nonce):
+    env = strict_json(text)
+    if not isinstance(env, dict):
+        raise Reject("malformed", "not a JSON object")
+    nonce = env.get("nonce")
+    if type(nonce) is not int or not 0 <= nonce <= 0xFFFFFFFF:
+        raise Reject("malformed", f"nonce {nonce!r}")
+    for name in ("payload", "mac"):
+        if type(env.get(name)) is not str:
+            raise Reject("malformed", f"{name} missing or not a string")
+    flags = {name: env.get(name, False) for name in ("encrypted", "compressed")}
+    if any(type(value) is not bool for value in flags.values()):
+        raise Reject("malformed", f"flags {flags}")
+    data = b64decode_strict(env["payload"])
+    if not re.fullmatch(r"[0-9a-f]{64}", env["mac"]):
+        raise Reject("bad_mac_encoding")
+    if flags["encrypted"]:
+        if aes_key is None:
+            raise Reject("missing_key")
+        data = decrypt(aes_key, iv, data)
+    if not flags["compressed"]:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Reject("malformed", "payload is not UTF-8 and compressed is false")
+    if not hmac.compare_digest(env["mac"], mac_hex(hmac_key, nonce, data)):
+        raise Reject("mac_mismatch")
+    if last_nonce is not None and nonce <= last_nonce:
+        raise Reject("replay")
+    return {"nonce": nonce, "payload_hex": data.hex(), **flags}
+
+
+def run_envelope(v):
+    result = open_envelope(v["envelope"], *keys_of(v), v.get("last_nonce"))
+    if "payload_text" in v and v["payload_text"].encode() != bytes.fromhex(result["payload_hex"]):
+        raise Bad("payload_text does not match the payload")
+    return result
+
+
+def run_seal(v):
+    hmac_key, aes_key, iv = keys_of(v)
+    payload, nonce = bytes.fromhex(v["payload_hex"]), v["nonce"]
+    if type(nonce) is not int or not 0 <= nonce <= 0xFFFFFFFF:
+        raise Bad(f"nonce {nonce!r} is not a u32")
+    body = payload
+    if v["encrypt"]:
+        if aes_key is None:
+            raise Reject("missing_key")
+        pad = 16 - len(payload) % 16
+        body = aes_cbc(aes_key, iv, payload + bytes([pad]) * pad, encrypt=True)
+    result = {"mac_hex": mac_hex(hmac_key, nonce, payload),
+              "payload_b64": base64.b64encode(body).decode()}
+    if "payload_text" in v and v["payload_text"].encode() != payload:
+        raise Bad("payload_text does not match payload_hex")
+    if "envelope_json" in v:
+        sent = strict_json(v["envelope_json"])
+        want = {"nonce": nonce, "payload": result["payload_b64"], "mac": result["mac_hex"],
+                "encrypted": v["encrypt"], "compressed": v["compressed"]}
+        if sent != want:
+            raise Bad(f"envelope_json {sent} != {want}")
+    return result
+
+
+# ---------------------------------------------------------------- upload
+
+REG_NAMES = ["REG_VAC1", "REG_IAC1", "REG_FAC1", "REG_VPV1", "REG_VPV2", "REG_IPV1",
+             "REG_IPV2", "REG_TEMP", "REG_POW", "REG_PAC"]
+
+
+def run_upload(v):
+    body = strict_json(v["body"])
+    if not isinstance(body, dict):
+        raise Reject("malformed", "body is not a JSON object")
+    if all(k in body for k in ("nonce", "payload", "mac")):
+        opened = open_envelope(v["body"], *keys_of(v), v.get("last_nonce"))
+        body = strict_json(bytes.fromhex(opened["payload_hex"]).decode("utf-8"))
+    if v["format"] == "aggregated":
+        device_id = v["path_device_id"]
+    elif v["format"] == "legacy_process":
+        device_id = body["device_id"]
+    else:
+        raise Bad(f"unknown upload format {v['format']!r}")
+    samples, decoder = [], codec.Decoder()
+    for packet in body["compressed_data"]:
+        meta = packet["decompression_metadata"]
+        layout = meta["register_layout"]
+        data = base64.b64decode(packet["compressed_binary"], validate=True)
+        count = meta.get("sample_count")
+        try:
+            values = decoder.decode(data, layout * count if count else None)["values"]
+        except codec.CodecError as e:
+            raise Reject(e.code, str(e))
+        count = count or len(values) // len(layout)
+        if len(values) != len(layout) * count:
+            raise Reject("bad_header", f"{len(values)} values for {count} x {layout}")
+        for s in range(count):
+            row = values[s * len(layout):(s + 1) * len(layout)]
+            samples.append({"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)}})
+    return {"device_id": device_id, "samples": samples}
+
+
+# ---------------------------------------------------------------- register (§5)
+
+# id: (device name, gain, unit, decimals, legacy divisor, legacy unit, legacy decimals)
+# Legacy Vpv text is not given in §5; assumed "%.1fV" like Vac1 (no vector relies on it).
+REGISTERS = [("Vac1", 10, "V", 1, 10, "V", 1), ("Iac1", 10, "A", 2, 100, "A", 2),
+             ("Fac1", 100, "Hz", 2, 10, "Hz", 1), ("Vpv1", 10, "V", 1, 10, "V", 1),
+             ("Vpv2", 10, "V", 1, 10, "V", 1), ("Ipv1", 10, "A", 2, 100, "A", 2),
+             ("Ipv2", 10, "A", 2, 100, "A", 2), ("Temp", 10, "°C", 1, 1, "°C", 0),
+             ("Pow", 1, "%", 0, 1, "W", 0), ("Pac", 1, "W", 0, 1, "W", 0)]
+
+
+def run_register(v):
+    reg, raw, profile = v["register"], v["raw"], v.get("profile", "ecowatt-1.3")
+    if type(reg) is int:
+        rid = reg if 0 <= reg < len(REGISTERS) else None
+    elif type(reg) is str:
+        names = {n.upper(): i for i, n in enumerate(REG_NAMES)}
+        names.update({r[0].upper(): i for i, r in enumerate(REGISTERS)})
+        rid = names.get(reg.upper())
+    else:
+        raise Bad(f"register {reg!r} is neither a name nor an id")
+    if rid is None:
+        raise Reject("unknown_register")
+    if type(raw) is not int or not 0 <= raw <= 65535:
+        raise Reject("out_of_range")
+    _, gain, unit, decimals, lgain, lunit, ldecimals = REGISTERS[rid]
+    if profile == "legacy":
+        gain, unit, decimals = lgain, lunit, ldecimals
+    elif profile != "ecowatt-1.3":
+        raise Bad(f"unknown profile {profile!r}")
+    value = raw / gain
+    return {"value": value, "unit": unit, "text": f"{value:.{decimals}f}{unit}"}
+
+
+def register_equal(got, want):
+    return (set(want) == {"value", "unit", "text"} and got["unit"] == want["unit"]
+            and got["text"] == want["text"]
+            and math.isclose(got["value"], want["value"], rel_tol=1e-9, abs_tol=1e-12))
+
+
+# ---------------------------------------------------------------- codec
+
+def compare_decoded(got, want, where):
+    for key in ("method", "values", "register_ids"):
+        if got.get(key) != want.get(key):
+            raise Bad(f"{where}: {key} {got.get(key)} != expected {want.get(key)}")
+    extra = set(want) - {"method", "values", "register_ids"}
+    if extra:
+        raise Bad(f"{where}: unknown expect fields {sorted(extra)}")
+
+
+def run_codec(v):
+    if "sequence" in v:
+        ids = v.get("sequence_register_ids") or [None] * len(v["sequence"])
+        if "sequence_b64" in v and [base64.b64decode(b).hex() for b in v["sequence_b64"]] \
+                != v["sequence"]:
+            raise Bad("sequence_b64 differs from sequence")
+        decoder, results = codec.Decoder(), []
+        for i, packet_hex in enumerate(v["sequence"]):
+            try:
+                results.append(decoder.decode(bytes.fromhex(packet_hex), ids[i]))
+            except codec.CodecError as e:
+                raise Reject(e.code, f"packet {i}: {e}")
+        if "expect" in v:
+            if len(v["expect"]) != len(results):
+                raise Bad(f"{len(v['expect'])} expectations for {len(results)} packets")
+            for i, (got, want) in enumerate(zip(results, v["expect"])):
+                compare_decoded(got, want, f"packet {i}")
+        if "encode_sequence" in v:
+            check_encode_sequence(v)
+        return None
+    packet = bytes.fromhex(v["packet_hex"])
+    if "packet_b64" in v and base64.b64decode(v["packet_b64"]) != packet:
+        raise Bad("packet_b64 differs from packet_hex")
+    history = None
+    if "state" in v:
+        history = codec.History.from_state(v["state"]["register_ids"], v["state"]["history"])
+    ids = v["state"]["register_ids"] if "state" in v else None
+    try:
+        result = codec.decode(packet, history, ids)
+    except codec.CodecError as e:
+        raise Reject(e.code, str(e))
+    if "expect" in v:
+        compare_decoded(result, v["expect"], "decode")
+    if "encode" in v:
+        enc = v["encode"]
+        try:
+            got = codec.encode(enc["method"], enc["values"], enc["register_ids"])
+        except ValueError as e:
+            raise Bad(str(e))
+        if got != packet:
+            raise Bad(f"{enc['method']} encoder gives {got.hex()}, vector has {packet.hex()}")
+    return None
+
+
+def check_encode_sequence(v):
+    """Replays the device encoder. A stream of only 0x70/0x71 packets is the temporal codec
+    called directly; anything else is smart selection (which never emits a 0x70 first)."""
+    temporal_only = all(p[:2] in ("70", "71") for p in v["sequence"])
+    encoder = codec.Encoder()
+    for i, (step, want) in enumerate(zip(v["encode_sequence"], v["sequence"])):
+        call = encoder.temporal if temporal_only else encoder.smart
+        got = call(step["values"], step["register_ids"]).hex()
+        if got != want:
+            raise Bad(f"encode_sequence call {i}: encoder gives {got}, vector has {want}")
+
+
+# ---------------------------------------------------------------- driver
+
+RUNNERS = {"envelope": run_envelope, "seal": run_seal, "upload": run_upload,
+           "codec": run_codec, "register": run_register}
+
+
+def check_vector(suite, v):
+    """Returns None when the vector agrees with the oracle, else a reason."""
+    unknown = set(v) - COMMON - OPTIONAL - FIELDS[suite]
+    if unknown:
+        return f"unknown fields {sorted(unknown)}"
+    if ("expect" in v) == ("error" in v):
+        return "needs exactly one of expect / error"
+    if "error_detail" in v and "error" not in v:
+        return "error_detail without error"
+    if "error" in v and v["error"] not in ERRORS[suite]:
+        return f"error code {v['error']!r} is not in the {suite} list"
+    try:
+        got = RUNNERS[suite](v)
+    except Reject as r:
+        if "error" in v and r.code == v["error"]:
+            return None
+        return f"oracle says {r}, vector expects {v.get('error') or v.get('expect')}"
+    except Bad as b:
+        return str(b)
+    except (KeyError, TypeError, ValueError) as e:
+        return f"vector not understood: {type(e).__name__}: {e}"
+    if "error" in v:
+        return f"oracle accepts ({got}), vector expects error {v['error']}"
+    if suite == "register":
+        return None if register_equal(got, v["expect"]) else f"oracle {got} != {v['expect']}"
+    if got is not None and got != v["expect"]:
+        return f"oracle {got} != expected {v['expect']}"
+    return None
+
+
+def check_file(path):
+    """Returns (checked, failures)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return 0, [f"cannot parse: {e}"]
+    if not isinstance(doc, dict) or set(doc) != {"suite", "description", "source", "vectors"}:
+        return 0, ["file must have exactly suite, description, source, vectors"]
+    suite = doc["suite"]
+    if suite not in RUNNERS:
+        return 0, [f"unknown suite {suite!r}"]
+    failures, seen = [], set()
+    for i, v in enumerate(doc["vectors"]):
+        vid = v.get("id", f"#{i}") if isinstance(v, dict) else f"#{i}"
+        if not isinstance(v, dict) or "id" not in v:
+            failures.append(f"{vid}: vector without id")
+            continue
+        if vid in seen:
+            failures.append(f"{vid}: duplicate id")
+        seen.add(vid)
+        reason = check_vector(suite, v)
+        if reason:
+            failures.append(f"{vid}: {reason}")
+    return len(doc["vectors"]), failures
+
+
+def vector_files():
+    roots = [VECTORS] + [Path(p) for p in os.environ.get("SOLARWIRE_EXTRA_VECTORS", "").split(":")
+                         if p]
+    for root in roots:
+        if not root.is_dir():
+            yield root, None
+            continue
+        for path in sorted(root.rglob("*.json")):
+            yield root, path
+
+
+def main():
+    total_checked = total_failed = 0
+    for root, path in vector_files():
+        if path is None:
+            print(f"{root}: not a directory")
+            total_failed += 1
+            continue
+        checked, failures = check_file(path)
+        name = path.relative_to(root.parent) if root == VECTORS else path
+        for f in failures:
+            print(f"  FAIL {name}: {f}")
+        print(f"{name}: {checked} checked, {len(failures)} failed")
+        total_checked += checked
+        total_failed += len(failures)
+    print(f"total: {total_checked} checked, {total_failed} failed")
+    return 1 if total_failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+//! `register`: raw value to engineering units.
+
+use serde_json::{Value, json};
+use solarwire_core::registers::{Catalog, DEFAULT_PROFILE, RegisterRef};
+
+use super::{Suite, Verdict};
+use crate::FileError;
+use crate::input::{Vector, opt_str};
+
+pub(super) static SUITE: Suite = Suite {
+    fields: &["register", "raw", "profile"],
+    run,
+    compare,
+};
+
+fn run(v: &Vector) -> Result<Verdict, FileError> {
+    let catalog = Catalog::builtin();
+    let name = opt_str(v, "profile")?.unwrap_or(DEFAULT_PROFILE);
+    let profile = catalog
+        .profile(name)
+        .map_err(|_| FileError::new(format!("unknown profile {name:?}")))?;
+    let reference = match v.get("register") {
+        Some(Value::String(s)) => RegisterRef::Name(s),
+        Some(Value::Number(n)) => RegisterRef::Id(n.as_i64().unwrap_or(i64::MAX)),
+        _ => return Err(FileError::new("register must be a string or an integer")),
+    };
+    // A raw value that is not an integer (or beyond i64) is out of range too.
+    let raw = v.get("raw").and_then(Value::as_i64).unwrap_or(i64::MAX);
+    if !v.get("raw").is_some_and(Value::is_number) {
+        return Err(FileError::new("raw must be a number"));
+    }
+    Ok(match profile.convert(reference, raw) {
+        Ok(r) => Verdict::Ok(
+            json!({ "value": r.value.to_f64(), "unit": r.register.unit, "text": r.text() }),
+        ),
+        Err(e) => Verdict::Error(e.code()),
+    })
+}
+
+/// `value` within a relative tolerance of 1e-9; `unit` and `text` exactly.
+fn compare(want: &Value, got: &Value) -> Result<(), String> {
+    let close = match (
+        want.get("value").and_then(Value::as_f64),
+        got.get("value").and_then(Value::as_f64),
+    ) {
+        (Some(w), Some(g)) => (w - g).abs() <= 1e-9 * w.abs().max(g.abs()),
+        _ => false,
+    };
+    if close && want.get("unit") == got.get("unit") && want.get("text") == got.get("text") {
+        Ok(())
+    } else {
+        Err(format!("expected {want}, got {got}"))
+    }
+}

@@ -1,0 +1,86 @@
+//! Runs every vector file (the project's and `$SOLARWIRE_EXTRA_VECTORS`)
+//! against the native core and lists every failure at once.
+
+#![allow(clippy::print_stdout)] // the runner format (spec/vectors.md) is printed output
+use std::collections::BTreeSet;
+
+use solarwire_spec::{evaluate, files};
+
+#[test]
+fn every_vector_file_passes() {
+    let paths = files::all_vector_files().expect("vector directories are readable");
+    assert!(!paths.is_empty(), "no vector files found");
+    let (mut passed, mut failed) = (0, 0);
+    let mut problems = Vec::new();
+    for path in &paths {
+        let shown = path.display();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{shown}: cannot read: {e}"));
+                failed += 1;
+                continue;
+            }
+        };
+        match evaluate(&text) {
+            Ok(report) => {
+                let bad: Vec<_> = report.failed().collect();
+                println!("{shown}: {} passed, {} failed", report.passed(), bad.len());
+                passed += report.passed();
+                failed += bad.len();
+                for case in bad {
+                    let comment = case
+                        .comment
+                        .as_deref()
+                        .map(|c| format!(" \"{c}\""))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "{shown} #{}{comment}: {}",
+                        case.id,
+                        case.failure.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            Err(e) => {
+                println!("{shown}: cannot run: {e}");
+                problems.push(format!("{shown}: {e}"));
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// Every error code of the contract has a vector, and vectors use no other code.
+#[test]
+fn error_codes_are_covered_and_listed() {
+    let listed: BTreeSet<&str> = solarwire_core::ALL_ERROR_CODES.into_iter().collect();
+    let mut used = BTreeSet::new();
+    for path in files::all_vector_files().expect("readable") {
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let vectors = file["vectors"].as_array().cloned().unwrap_or_default();
+        used.extend(
+            vectors
+                .iter()
+                .filter_map(|v| v.get("error")?.as_str().map(str::to_owned)),
+        );
+    }
+    let used: BTreeSet<&str> = used.iter().map(String::as_str).collect();
+    assert_eq!(
+        used.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "codes used but not listed"
+    );
+    assert_eq!(
+        listed.difference(&used).collect::<Vec<_>>(),
+        Vec::<&&str>::new(),
+        "codes listed without a vector"
+    );
+}
