@@ -140,6 +140,12 @@ impl Envelope {
         self.compressed
     }
 
+    /// The payload as sent when it is not encrypted. Not authenticated: for
+    /// display only (the inspector without a key).
+    pub fn unverified_plaintext(&self) -> Option<&[u8]> {
+        (!self.encrypted).then_some(self.body.as_slice())
+    }
+
     /// The tag as sent (not yet verified).
     pub fn mac(&self) -> &MacTag {
         &self.mac
