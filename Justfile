@@ -43,3 +43,28 @@ setup-oracle:
 vectors: setup-oracle
     {{venv}}/bin/python spec-tests/tools/convert_vectors.py
     {{venv}}/bin/python spec-tests/tools/make_edge_vectors.py
+
+# Benchmarks: P1 and codec figures (ratios against baselines measured in the same run).
+bench:
+    cargo run --release -q -p solarwire-spec --example bench
+
+# Fuzz every target for a bounded time (seconds each); seeds come from the vectors.
+fuzz seconds="60": setup-fuzz
+    #!/usr/bin/env bash
+    set -euo pipefail
+    corpus=target/fuzz-corpus
+    python3 spec-tests/tools/fuzz_seeds.py "$corpus"
+    for t in envelope codec upload inspect; do
+        cargo +nightly fuzz run "$t" "$corpus/$t" -- -max_total_time={{seconds}} -max_len=4096 2>&1 \
+            | tee "target/fuzz-$t.log" | grep -E '^(Done|==|SUMMARY)' || true
+        grep -q '^Done' "target/fuzz-$t.log" || { echo "fuzz target $t did not finish cleanly"; exit 1; }
+    done
+
+# cargo-fuzz for the nightly toolchain on the machine (skips when present).
+setup-fuzz:
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+
+# Host recipes live beside their hosts.
+import? 'host-wasm/wasm.just'
+import? 'host-python/python.just'
+import? 'host-server/server.just'

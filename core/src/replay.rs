@@ -203,6 +203,27 @@ impl NonceStore for MemoryNonceStore {
     }
 }
 
+/// One device's replay state as a plain value, for callers that track a
+/// single device's last nonce themselves (a script passing `last_nonce`);
+/// the device id is not consulted.
+impl NonceStore for Option<LastAccepted> {
+    fn check_and_record(
+        &mut self,
+        _: &DeviceId,
+        nonce: Nonce,
+        mac: &MacTag,
+    ) -> Result<Freshness, ReplayError> {
+        let freshness = decide(self.as_ref(), nonce, mac)?;
+        if freshness == Freshness::Fresh {
+            *self = Some(LastAccepted {
+                nonce,
+                mac: Some(*mac),
+            });
+        }
+        Ok(freshness)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +251,27 @@ mod tests {
             store.check_and_record(&dev, Nonce(5), &a).is_err(),
             "an older duplicate is a replay"
         );
+    }
+
+    #[test]
+    fn a_single_last_accepted_is_a_store() {
+        let dev = DeviceId::new("any");
+        let tag = MacTag([3; 32]);
+        let mut last: Option<LastAccepted> = None;
+        assert_eq!(
+            last.check_and_record(&dev, Nonce(7), &tag),
+            Ok(Freshness::Fresh)
+        );
+        assert_eq!(last.map(|l| l.nonce), Some(Nonce(7)));
+        assert_eq!(
+            last.check_and_record(&dev, Nonce(7), &tag),
+            Ok(Freshness::Duplicate)
+        );
+        let mut restored = Some(LastAccepted {
+            nonce: Nonce(7),
+            mac: None,
+        });
+        assert!(restored.check_and_record(&dev, Nonce(7), &tag).is_err());
+        assert_eq!(restored.map(|l| l.nonce), Some(Nonce(7)));
     }
 }

@@ -521,8 +521,10 @@ pub fn process(
     })
 }
 
-/// A body that is a JSON object without any envelope field.
-fn is_bare_body(body: &[u8]) -> bool {
+/// Whether `body` is an unsealed upload: a JSON object without any envelope
+/// field (`nonce`, `payload`, `mac`). Hosts use it to tell a bare legacy body
+/// (refused or accepted by policy) from a broken envelope (`malformed`).
+pub fn is_bare_body(body: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Probe {
         nonce: Option<serde::de::IgnoredAny>,
@@ -531,4 +533,18 @@ fn is_bare_body(body: &[u8]) -> bool {
     }
     serde_json::from_slice::<Probe>(body)
         .is_ok_and(|p| p.nonce.is_none() && p.payload.is_none() && p.mac.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bare_body;
+
+    #[test]
+    fn bare_bodies_are_objects_without_envelope_fields() {
+        assert!(is_bare_body(br#"{"device_id":"d","compressed_data":[]}"#));
+        assert!(!is_bare_body(br#"{"nonce":1,"device_id":"d"}"#));
+        assert!(!is_bare_body(br#"{"payload":"","mac":""}"#));
+        assert!(!is_bare_body(b"[1,2]"));
+        assert!(!is_bare_body(b"not json"));
+    }
 }

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Limits, Packet, PacketSource, Upload, UploadError};
 use crate::registers::{Catalog, RegisterRef};
@@ -24,8 +25,9 @@ struct DeviceUpload<'a> {
     device_id: Option<Cow<'a, str>>,
     timestamp: Option<u64>,
     sampling_interval: Option<u32>,
+    /// Read only when a packet lacks its own layout (rare; saves allocations).
     #[serde(borrow)]
-    register_mapping: Option<BTreeMap<Cow<'a, str>, Cow<'a, str>>>,
+    register_mapping: Option<&'a RawValue>,
     #[serde(borrow)]
     compressed_data: Vec<DevicePacket<'a>>,
 }
@@ -65,10 +67,16 @@ pub(super) fn parse(json: &[u8], limits: &Limits) -> Result<Upload, UploadError>
 
 fn from_device(wire: DeviceUpload<'_>, limits: &Limits) -> Result<Upload, UploadError> {
     check_packet_count(wire.compressed_data.len(), limits)?;
-    let mapping = wire
-        .register_mapping
-        .as_ref()
-        .map(|m| layout_from_mapping(m.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))));
+    // The mapping is resolved only for packets without their own layout.
+    let mapping = wire.register_mapping.map(|raw| {
+        move || {
+            serde_json::from_str::<BTreeMap<Cow<'_, str>, Cow<'_, str>>>(raw.get())
+                .map_err(|_| UploadError::Malformed {
+                    field: "register_mapping",
+                })
+                .and_then(|m| layout_from_mapping(m.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))))
+        }
+    });
     let packets = wire
         .compressed_data
         .iter()
@@ -76,12 +84,13 @@ fn from_device(wire: DeviceUpload<'_>, limits: &Limits) -> Result<Upload, Upload
             let meta = p.decompression_metadata.as_ref();
             let layout = meta
                 .and_then(|m| m.register_layout.as_deref())
-                .map(layout_from_ids);
+                .map(layout_from_ids)
+                .or_else(|| mapping.as_ref().map(|resolve| resolve()));
             packet(
                 decode_b64(&p.compressed_binary),
                 meta.unwrap_or(&Metadata::default()),
                 layout,
-                mapping.as_ref(),
+                None,
             )
         })
         .collect();
