@@ -43,6 +43,7 @@ setup-oracle:
 vectors: setup-oracle
     {{venv}}/bin/python spec-tests/tools/convert_vectors.py
     {{venv}}/bin/python spec-tests/tools/make_edge_vectors.py
+    {{venv}}/bin/python spec-tests/tools/make_stream_vectors.py
 
 # Benchmarks: P1 and codec figures (ratios against baselines measured in the same run).
 bench:

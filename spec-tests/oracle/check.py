@@ -10,9 +10,15 @@ that shares nothing with the Rust core:
             (missing_key, decrypt_failed) -> UTF-8 when compressed=false (malformed)
             -> MAC (mac_mismatch) -> replay
   seal      recomputes mac_hex and payload_b64 (and the optional envelope_json)
-  upload    opens the envelope when the body has nonce/payload/mac, decodes the packets
-            and checks device_id and samples
-  codec     decodes with codec.py (written from the spec alone), checks encoders too
+  upload    opens the envelope (required for `aggregated`, optional for `legacy_process`),
+            reads the upload JSON (§6.1/§6.2) and decodes every packet with codec.py, each
+            split with its own layout and sample count (F12), with the count checked
+            against the header (F6), truncation against compressed_size_bytes (F7),
+            duplicates (same metadata timestamp and bytes) dropped (F26); checks device_id
+            and samples. A failing packet does not fail the upload unless no packet
+            produced samples; then the first failure is the upload's error
+  codec     decodes with codec.py (written from the spec alone), checks encoders too; in a
+            `sequence` a failing packet gives {"error": code} and the ring still advances
   register  converts with the §5 table (current and legacy profiles)
 It also rejects unknown suites, unknown fields, duplicate ids and unknown error codes.
 
@@ -203,36 +209,165 @@ REG_NAMES = ["REG_VAC1", "REG_IAC1", "REG_FAC1", "REG_VPV1", "REG_VPV2", "REG_IP
              "REG_IPV2", "REG_TEMP", "REG_POW", "REG_PAC"]
 
 
-def run_upload(v):
-    body = strict_json(v["body"])
-    if not isinstance(body, dict):
-        raise Reject("malformed", "body is not a JSON object")
-    if all(k in body for k in ("nonce", "payload", "mac")):
-        opened = open_envelope(v["body"], *keys_of(v), v.get("last_nonce"))
-        body = strict_json(bytes.fromhex(opened["payload_hex"]).decode("utf-8"))
-    if v["format"] == "aggregated":
-        device_id = v["path_device_id"]
-    elif v["format"] == "legacy_process":
-        device_id = body["device_id"]
-    else:
-        raise Bad(f"unknown upload format {v['format']!r}")
-    samples, decoder = [], codec.Decoder()
-    for packet in body["compressed_data"]:
-        meta = packet["decompression_metadata"]
-        layout = meta["register_layout"]
-        data = base64.b64decode(packet["compressed_binary"], validate=True)
-        count = meta.get("sample_count")
+DEVICE_NAMES = ["Vac1", "Iac1", "Fac1", "Vpv1", "Vpv2", "Ipv1", "Ipv2", "Temp", "Pow", "Pac"]
+
+# The core's default bounds (not in the spec; vectors.md: "too_large (declared output over
+# the configured bound)"). The device sends at most 8 packets (F29) of at most 500 values.
+MAX_PACKETS = 64
+MAX_VALUES = 4096
+
+ENVELOPE_FIELDS = ("nonce", "payload", "mac")
+
+
+def is_int(x):
+    return type(x) is int
+
+
+def layout_from_mapping(mapping):
+    """register_mapping {"0": "Vac1", ...} (device names or REG_ keys) -> ids by position."""
+    if not isinstance(mapping, dict):
+        raise Reject("malformed", "register_mapping is not an object")
+    names = {n.upper(): i for i, n in enumerate(DEVICE_NAMES)}
+    names.update({n: i for i, n in enumerate(REG_NAMES)})
+    try:
+        pairs = sorted((int(k), names[str(v).upper()]) for k, v in mapping.items())
+    except (ValueError, KeyError):
+        raise Reject("malformed", f"register_mapping {mapping}")
+    if [k for k, _ in pairs] != list(range(len(pairs))):
+        raise Reject("malformed", f"register_mapping positions {mapping}")
+    return [i for _, i in pairs]
+
+
+def upload_packets(body, legacy):
+    """The packet list of the upload JSON (§6.1; §6.2 for the legacy shapes)."""
+    keys = ("compressed_data", "smart_data", "binary_data", "data") if legacy \
+        else ("compressed_data",)
+    for key in keys:
+        if key in body:
+            items = body[key]
+            if isinstance(items, str):
+                return [items]
+            if isinstance(items, list):
+                return items
+            raise Reject("malformed", f"{key} is neither a list nor a string")
+    raise Reject("malformed", "no compressed_data")
+
+
+class PacketFailed(Exception):
+    def __init__(self, code, detail=""):
+        super().__init__(f"{code} ({detail})")
+        self.code = code
+
+
+def read_packet(item, legacy, default_layout):
+    """-> (source bytes or None, direct values or None, metadata dict, layout)."""
+    meta, data = {}, item
+    if isinstance(item, dict):
+        fields = ("compressed_binary", "binary_data", "data") if legacy else ("compressed_binary",)
+        data = next((item[f] for f in fields if f in item), None)
+        meta = item.get("decompression_metadata", {})
+        if not isinstance(meta, dict):
+            raise PacketFailed("malformed", "decompression_metadata is not an object")
+    layout = meta.get("register_layout", default_layout)
+    if not (isinstance(layout, list) and layout and all(is_int(r) and 0 <= r <= 9
+                                                        for r in layout)):
+        raise PacketFailed("malformed", f"register_layout {layout!r}")
+    count = meta.get("register_count")
+    if count is not None and count != len(layout):
+        raise PacketFailed("malformed", f"register_count {count} != layout {layout}")
+    if isinstance(data, str):
         try:
-            values = decoder.decode(data, layout * count if count else None)["values"]
-        except codec.CodecError as e:
-            raise Reject(e.code, str(e))
-        count = count or len(values) // len(layout)
-        if len(values) != len(layout) * count:
-            raise Reject("bad_header", f"{len(values)} values for {count} x {layout}")
-        for s in range(count):
-            row = values[s * len(layout):(s + 1) * len(layout)]
-            samples.append({"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)}})
+            return b64decode_strict(data), None, meta, layout
+        except Reject as r:
+            raise PacketFailed(r.code, "packet base64")
+    if legacy and isinstance(data, list) and len(data) >= 10 and \
+            all(is_int(x) and 0 <= x <= 65535 for x in data):
+        return None, data, meta, layout  # §6.2: a list of >= 10 integers = direct values
+    raise PacketFailed("malformed", f"packet {data!r:.60}")
+
+
+def run_upload(v):
+    fmt = v["format"]
+    if fmt not in ("aggregated", "legacy_process"):
+        raise Bad(f"unknown upload format {fmt!r}")
+    legacy = fmt == "legacy_process"
+    body = strict_json(v["body"])
+    bare = isinstance(body, dict) and not any(k in body for k in ENVELOPE_FIELDS)
+    if legacy and bare:
+        upload = body  # §6.2: legacy devices posted bare JSON before 2025-10-16
+    else:
+        # F19: the current firmware always seals; a bare body is not an envelope.
+        if "hmac_key_hex" not in v:
+            raise Reject("missing_key", "no HMAC key for an enveloped body")
+        opened = open_envelope(v["body"], *keys_of(v), v.get("last_nonce"))
+        try:
+            text = bytes.fromhex(opened["payload_hex"]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Reject("malformed", "payload is not UTF-8")
+        upload = strict_json(text)
+    if not isinstance(upload, dict):
+        raise Reject("malformed", "upload JSON is not an object")
+    items = upload_packets(upload, legacy)
+    if len(items) > MAX_PACKETS:
+        raise Reject("too_large", f"{len(items)} packets")
+    if legacy:
+        device_id = upload.get("device_id")
+        if type(device_id) is not str:
+            raise Reject("malformed", "legacy body without device_id")
+    else:
+        device_id = v.get("path_device_id")  # §1.1: the path id, not the inner device_id
+        if type(device_id) is not str:
+            raise Bad("aggregated vector without path_device_id")
+    default_layout = None
+    if "register_mapping" in upload:
+        default_layout = layout_from_mapping(upload["register_mapping"])
+    elif legacy:
+        default_layout = list(range(10))  # §6.2: the fixed order Vac1 ... Pac
+    # The server does not know the device's ring when an upload arrives.
+    decoder, seen = codec.Decoder(codec.History(at_boot=False)), set()
+    samples, failures = [], []
+    for item in items:
+        try:
+            samples += decode_packet(item, legacy, default_layout, decoder, seen)
+        except PacketFailed as e:
+            failures.append(e)
+    if not samples and failures:
+        raise Reject(failures[0].code, str(failures[0]))
     return {"device_id": device_id, "samples": samples}
+
+
+def decode_packet(item, legacy, default_layout, decoder, seen):
+    data, direct, meta, layout = read_packet(item, legacy, default_layout)
+    if data is not None and is_int(meta.get("timestamp")):
+        fingerprint = (meta["timestamp"], data)
+        if fingerprint in seen:
+            return []  # F26: the same packet sent again
+        seen.add(fingerprint)
+    sample_count = meta.get("sample_count")
+    if sample_count is not None and not (is_int(sample_count) and sample_count >= 0):
+        raise PacketFailed("malformed", f"sample_count {sample_count!r}")
+    count = None if sample_count is None else sample_count * len(layout)
+    ids = None if count is None else layout * sample_count
+    if count is not None and count > MAX_VALUES:
+        decoder.skip(ids)
+        raise PacketFailed("too_large", f"{count} values")
+    if direct is not None:
+        values = direct
+        decoder.skip(ids)  # legacy direct values: no device ring to speak of
+    else:
+        declared = meta.get("compressed_size_bytes")
+        if is_int(declared) and declared > len(data):
+            decoder.skip(ids)  # F7: the device cut the packet's base64 text
+            raise PacketFailed("truncated", f"{len(data)} of {declared} bytes")
+        try:
+            values = decoder.decode(data, ids, count)["values"]
+        except codec.CodecError as e:
+            raise PacketFailed(e.code, str(e))
+    if len(values) % len(layout):
+        raise PacketFailed("bad_header", f"{len(values)} values for layout {layout}")
+    rows = [values[i:i + len(layout)] for i in range(0, len(values), len(layout))]
+    return [{"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)}}
+            for row in rows]
 
 
 # ---------------------------------------------------------------- register (§5)
@@ -278,6 +413,10 @@ def register_equal(got, want):
 # ---------------------------------------------------------------- codec
 
 def compare_decoded(got, want, where):
+    if "error" in want or "error" in got:
+        if set(want) != {"error"} or got.get("error") != want.get("error"):
+            raise Bad(f"{where}: got {got}, expected {want}")
+        return
     for key in ("method", "values", "register_ids"):
         if got.get(key) != want.get(key):
             raise Bad(f"{where}: {key} {got.get(key)} != expected {want.get(key)}")
@@ -297,7 +436,9 @@ def run_codec(v):
             try:
                 results.append(decoder.decode(bytes.fromhex(packet_hex), ids[i]))
             except codec.CodecError as e:
-                raise Reject(e.code, f"packet {i}: {e}")
+                if "expect" not in v:
+                    raise Reject(e.code, f"packet {i}: {e}")
+                results.append({"error": e.code})  # the ring advanced all the same
         if "expect" in v:
             if len(v["expect"]) != len(results):
                 raise Bad(f"{len(v['expect'])} expectations for {len(results)} packets")
@@ -322,7 +463,16 @@ def run_codec(v):
     if "encode" in v:
         enc = v["encode"]
         try:
-            got = codec.encode(enc["method"], enc["values"], enc["register_ids"])
+            if enc["method"] in ("temporal_base", "temporal_delta"):
+                # The device's temporal encoder with the vector's ring (fresh if no state).
+                encoder = codec.Encoder()
+                if "state" in v:
+                    encoder.history = codec.History.from_state(v["state"]["register_ids"],
+                                                               v["state"]["history"])
+                    encoder.count = len(v["state"]["register_ids"]) % 256
+                got = encoder.temporal(enc["values"], enc["register_ids"])
+            else:
+                got = codec.encode(enc["method"], enc["values"], enc["register_ids"])
         except ValueError as e:
             raise Bad(str(e))
         if got != packet:

@@ -16,19 +16,19 @@ pub(crate) fn decode_temporal(
     opts: &DecodeOptions<'_>,
 ) -> Result<Vec<u16>, CodecError> {
     let n = value_count(r.u8("value_count")?, opts)?;
-    let base = r.f32_le("base")?;
-    if !base.is_finite() || !(-1.0e9..=1.0e9).contains(&base) {
+    let base = f64::from(r.f32_le("base")?);
+    if !base.is_finite() {
         return Err(CodecError::BadHeader { field: "base" });
     }
-    // Work in hundredths so the cumulative sum is exact.
-    let mut hundredths = round_to_i64(f64::from(base) * 100.0);
+    let mut hundredths: i64 = 0;
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         if i > 0 {
             hundredths += i64::from(r.i16_le("delta")?);
         }
-        let rounded = (hundredths + 50).div_euclid(100);
-        let value = u16::try_from(rounded).map_err(|_| CodecError::BadHeader {
+        // One rounding, half away from zero, of the exact sum.
+        let value = round_half_away(base + hundredths as f64 / 100.0);
+        let value = u16::try_from(value).map_err(|_| CodecError::BadHeader {
             field: "value out of range",
         })?;
         out.push(value);
@@ -58,8 +58,8 @@ pub(crate) fn decode_rle(
     Ok(out)
 }
 
-/// Rounds half away from zero; `f` is finite and within ±1e11.
-fn round_to_i64(f: f64) -> i64 {
+/// Rounds half away from zero, saturating far outside the u16 range.
+fn round_half_away(f: f64) -> i64 {
     let bias = if f < 0.0 { -0.5 } else { 0.5 };
     (f + bias) as i64
 }

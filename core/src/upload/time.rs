@@ -24,17 +24,16 @@ pub struct PacketClock {
 impl PacketClock {
     /// The Unix time (ms) of the packet's last sample.
     ///
-    /// With an unsynced device clock the times are relative to boot; they are
-    /// then anchored at `received_ms` (the server's receive time), or `None`
-    /// when the caller has no clock.
+    /// With an unsynced device clock (upload time before 2017) the rule
+    /// yields times since boot; given `received_ms` (the receiver's clock)
+    /// they are anchored there instead, keeping each sample's age.
     pub fn last_sample_ms(&self, received_ms: Option<u64>) -> Option<u64> {
         let reference = self.upload_s.checked_mul(1000)?;
         let back = reference.wrapping_sub(u64::from(self.last_sample_ms_mod32)) & 0xFFFF_FFFF;
         let last = reference.checked_sub(back)?;
-        if self.upload_s >= SYNCED_AFTER_S {
-            Some(last)
-        } else {
-            received_ms?.checked_sub(reference - last)
+        match received_ms {
+            Some(now) if self.upload_s < SYNCED_AFTER_S => now.checked_sub(back),
+            _ => Some(last),
         }
     }
 
@@ -70,7 +69,11 @@ mod tests {
             upload_s: 120,
             interval_s: 5,
         };
-        assert_eq!(clock.last_sample_ms(None), None);
+        assert_eq!(
+            clock.last_sample_ms(None),
+            Some(118_000),
+            "the spec's rule, relative to boot"
+        );
         assert_eq!(
             clock.last_sample_ms(Some(1_000_000_000_000)),
             Some(999_999_998_000)

@@ -1,11 +1,7 @@
 //! `upload`: a whole request body to normalized samples.
 
 use serde_json::{Map, Value, json};
-use solarwire_core::envelope::Nonce;
 use solarwire_core::registers::Catalog;
-use solarwire_core::replay::{
-    DeviceId, Freshness, LastAccepted, MacTag, NonceStore, ReplayError, decide,
-};
 use solarwire_core::upload::{Format, Limits, Request, StreamState, process};
 
 use super::envelope::{keys, last_accepted};
@@ -27,20 +23,6 @@ pub(super) static SUITE: Suite = Suite {
     compare,
 };
 
-/// The vector's `last_nonce`, applying to whichever device the body names.
-struct FixedLast(Option<LastAccepted>);
-
-impl NonceStore for FixedLast {
-    fn check_and_record(
-        &mut self,
-        _: &DeviceId,
-        nonce: Nonce,
-        mac: &MacTag,
-    ) -> Result<Freshness, ReplayError> {
-        decide(self.0.as_ref(), nonce, mac)
-    }
-}
-
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let format = Format::from_code(str_field(v, "format")?)
         .ok_or_else(|| FileError::new("unknown format"))?;
@@ -56,7 +38,8 @@ fn run(v: &Vector) -> Result<Verdict, FileError> {
         limits: Limits::default(),
         received_ms: None,
     };
-    let mut store = FixedLast(last_accepted(v)?);
+    // The vector's `last_nonce` applies to whichever device the body names.
+    let mut store = last_accepted(v)?;
     let processed = match process(
         str_field(v, "body")?.as_bytes(),
         &request,
