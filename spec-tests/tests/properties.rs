@@ -39,7 +39,7 @@ proptest! {
     #[test]
     fn dictionary_round_trips((ids, values) in batch(), distinct in 1u16..6) {
         let few: Vec<u16> = values.iter().map(|v| v % distinct).collect();
-        prop_assert_eq!(codec::decode(&encode_dictionary(&few), &opts(&ids)).unwrap().values, few.clone());
+        prop_assert_eq!(codec::decode(&encode_dictionary(&few), &opts(&ids)).unwrap().values, few);
         prop_assert_eq!(codec::decode(&encode_dictionary(&values), &opts(&ids)).unwrap().values, values);
     }
 
