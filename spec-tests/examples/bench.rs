@@ -88,10 +88,55 @@ fn main() {
         "    ratio           {:>9.2}      (goal ≤ 2.0)",
         process_ns / hmac_ns
     );
+    stage_breakdown(&body, &keys, profile, &limits);
     println!();
     codec_throughput();
     println!();
     ratio_table();
+}
+
+/// Where the time of P1 goes, stage by stage.
+fn stage_breakdown(body: &[u8], keys: &Keys, profile: &solarwire_core::Profile, limits: &Limits) {
+    let envelope = Envelope::parse(body).expect("valid envelope");
+    let verified = envelope.clone().open(keys).expect("verifies");
+    let upload = Upload::parse(&verified.payload, limits).expect("valid upload");
+    let decoded = upload.decode(&mut StreamState::new(), limits, None);
+    let stages = [
+        (
+            "envelope JSON + base64",
+            time_ns(|| black_box(Envelope::parse(body))),
+        ),
+        (
+            "MAC over nonce ‖ payload",
+            time_ns(|| black_box(envelope.clone().open(keys))),
+        ),
+        (
+            "upload JSON",
+            time_ns(|| black_box(Upload::parse(&verified.payload, limits))),
+        ),
+        (
+            "decode packets",
+            time_ns(|| black_box(upload.decode(&mut StreamState::new(), limits, None))),
+        ),
+        (
+            "convert values",
+            time_ns(|| {
+                let readings = decoded.samples.iter().flat_map(|s| &s.registers);
+                black_box(
+                    readings
+                        .map(|&(id, raw)| {
+                            profile
+                                .by_id(id)
+                                .map_or(0.0, |r| r.read(raw).value.to_f64())
+                        })
+                        .sum::<f64>(),
+                )
+            }),
+        ),
+    ];
+    for (name, ns) in stages {
+        println!("      {name:<26} {ns:>7.0} ns");
+    }
 }
 
 /// The firmware-produced upload of `spec-tests/vectors/firmware/upload.json`.
