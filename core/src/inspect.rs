@@ -12,8 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use crate::codec::{self, DecodeOptions, Method};
 use crate::envelope::{Envelope, Keys};
 use crate::hex;
-use crate::registers::Profile;
-use crate::upload::{Limits, PacketOutcome, PacketSource, StreamState, Upload};
+use crate::registers::{Profile, Reading};
+use crate::upload::{Limits, PacketOutcome, PacketSource, Sample, StreamState, Upload};
 
 /// What the input was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,19 +346,8 @@ fn inspect_upload(json: &[u8], profile: &Profile, out: &mut Inspection) {
             hex: hex::encode(bytes),
         });
     }
-    for s in &decoded.samples {
-        let readings = s
-            .registers
-            .iter()
-            .map(|&(id, raw)| reading(profile, id, raw))
-            .collect();
-        out.samples.push(SampleInfo {
-            t_ms: s.t_ms,
-            packet: s.packet,
-            approximate: s.approximate,
-            readings,
-        });
-    }
+    out.samples
+        .extend(decoded.samples.iter().map(|s| SampleInfo::new(s, profile)));
 }
 
 fn inspect_packet(bytes: &[u8], out: &mut Inspection) {
@@ -396,27 +385,50 @@ fn ratio(size: usize, original: usize) -> Option<u32> {
     (original > 0).then(|| u32::try_from(size * 1000 / original).unwrap_or(u32::MAX))
 }
 
-fn reading(profile: &Profile, id: u8, raw: u16) -> ReadingInfo {
-    match profile.by_id(id) {
-        Some(r) => {
-            let reading = r.read(raw);
-            ReadingInfo {
+impl ReadingInfo {
+    /// Converts the raw value of register `id` with `profile`; an id the
+    /// profile lacks is shown by number, with no value or unit.
+    pub fn new(profile: &Profile, id: u8, raw: u16) -> Self {
+        match profile.by_id(id) {
+            Some(register) => register.read(raw).into(),
+            None => Self {
                 id,
-                name: r.name.clone(),
+                name: format!("#{id}"),
                 raw,
-                value: Some(reading.value.to_f64()),
-                unit: r.unit.clone(),
-                text: reading.text(),
-            }
+                value: None,
+                unit: String::new(),
+                text: raw.to_string(),
+            },
         }
-        None => ReadingInfo {
-            id,
-            name: format!("#{id}"),
-            raw,
-            value: None,
-            unit: String::new(),
-            text: raw.to_string(),
-        },
+    }
+}
+
+impl From<Reading<'_>> for ReadingInfo {
+    fn from(reading: Reading<'_>) -> Self {
+        Self {
+            id: reading.register.id,
+            name: reading.register.name.clone(),
+            raw: reading.raw,
+            value: Some(reading.value.to_f64()),
+            unit: reading.register.unit.clone(),
+            text: reading.text(),
+        }
+    }
+}
+
+impl SampleInfo {
+    /// A decoded sample with every value converted by `profile`.
+    pub fn new(sample: &Sample, profile: &Profile) -> Self {
+        Self {
+            t_ms: sample.t_ms,
+            packet: sample.packet,
+            approximate: sample.approximate,
+            readings: sample
+                .registers
+                .iter()
+                .map(|&(id, raw)| ReadingInfo::new(profile, id, raw))
+                .collect(),
+        }
     }
 }
 

@@ -224,46 +224,6 @@ impl NonceStore for Option<LastAccepted> {
     }
 }
 
-/// The replay state of one device, applied to whichever device a call names.
-///
-/// For hosts that follow a single device at a time (a test vector, the
-/// browser inspector, a caller that keeps the last nonce itself). They cannot
-/// always name the device beforehand: a legacy body carries its device id
-/// inside the authenticated payload.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SingleDevice {
-    /// The last accepted envelope, if any.
-    pub last: Option<LastAccepted>,
-}
-
-impl SingleDevice {
-    /// A device whose highest accepted nonce is `nonce` (its MAC unknown, so
-    /// no envelope counts as an identical resend); `None` means none yet.
-    pub fn after(nonce: Option<Nonce>) -> Self {
-        Self {
-            last: nonce.map(|nonce| LastAccepted { nonce, mac: None }),
-        }
-    }
-}
-
-impl NonceStore for SingleDevice {
-    fn check_and_record(
-        &mut self,
-        _device: &DeviceId,
-        nonce: Nonce,
-        mac: &MacTag,
-    ) -> Result<Freshness, ReplayError> {
-        let freshness = decide(self.last.as_ref(), nonce, mac)?;
-        if freshness == Freshness::Fresh {
-            self.last = Some(LastAccepted {
-                nonce,
-                mac: Some(*mac),
-            });
-        }
-        Ok(freshness)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,26 +250,6 @@ mod tests {
         assert!(
             store.check_and_record(&dev, Nonce(5), &a).is_err(),
             "an older duplicate is a replay"
-        );
-    }
-
-    #[test]
-    fn single_device_applies_to_any_device() {
-        let mut one = SingleDevice::after(Some(Nonce(7)));
-        let (a, b) = (DeviceId::new("a"), DeviceId::new("b"));
-        let mac = MacTag([3; 32]);
-        assert!(one.check_and_record(&a, Nonce(7), &mac).is_err());
-        assert_eq!(
-            one.check_and_record(&b, Nonce(8), &mac),
-            Ok(Freshness::Fresh)
-        );
-        assert_eq!(
-            one.check_and_record(&a, Nonce(8), &mac),
-            Ok(Freshness::Duplicate)
-        );
-        assert_eq!(
-            SingleDevice::after(None).check_and_record(&a, Nonce(0), &mac),
-            Ok(Freshness::Fresh)
         );
     }
 

@@ -1,0 +1,260 @@
+//! Packets: decoding (one, or many into one buffer), encoding, and the
+//! temporal history a device stream carries between packets.
+
+use std::collections::BTreeMap;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use solarwire_core::codec::{
+    self, DEFAULT_MAX_VALUES, DecodeOptions, Decoded as CoreDecoded, TemporalState,
+    encode_bit_packed, encode_dictionary, encode_semantic_rle, encode_smart,
+};
+
+use crate::bytes::{Bytes, u16_array, u32_array};
+use crate::errors::to_py_err;
+use crate::gil;
+use crate::repr;
+use crate::state::state_class;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTemporalState>()?;
+    m.add_class::<Decoded>()?;
+    m.add_class::<Batch>()?;
+    m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_packets, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_packet, m)?)?;
+    Ok(())
+}
+
+state_class! {
+    /// The device's temporal history ring; picklable through its byte form.
+    class "TemporalState" PyTemporalState(TemporalState) {
+        /// The state of a device that has just booted.
+        #[new]
+        fn new() -> Self {
+            Self(TemporalState::new())
+        }
+
+        /// A state whose newest slots hold `history` (oldest row first).
+        #[staticmethod]
+        fn from_history(register_ids: Vec<u8>, history: Vec<Vec<u16>>) -> PyResult<Self> {
+            TemporalState::from_history(&register_ids, &history)
+                .map(Self)
+                .map_err(to_py_err)
+        }
+
+        /// Records a call whose packet was not seen: its entries become unknown.
+        #[pyo3(signature = (register_ids = None))]
+        fn skip(&mut self, register_ids: Option<Vec<u8>>) {
+            self.0.skip(register_ids.as_deref());
+        }
+
+        /// Forgets all history (after a gap or reordering).
+        fn forget(&mut self) {
+            self.0.forget();
+        }
+    }
+}
+
+/// A decoded packet.
+#[pyclass(module = "solarwire", frozen, eq)]
+#[derive(PartialEq, Eq)]
+pub(crate) struct Decoded(CoreDecoded);
+
+#[pymethods]
+impl Decoded {
+    /// The codec's name (`bit_packed`, `temporal_delta`, …).
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.0.method.code()
+    }
+
+    /// The register values, sample-major, as `array('H')`.
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        u16_array(py, &self.0.values)
+    }
+
+    /// The register ids the packet itself carries (temporal base only);
+    /// widened so Python sees a list of ints, not `bytes`.
+    #[getter]
+    fn register_ids(&self) -> Option<Vec<u16>> {
+        let ids = self.0.register_ids.as_ref()?;
+        Some(ids.iter().copied().map(u16::from).collect())
+    }
+
+    /// Which values are exact, for lossy packets; `None` when all are.
+    #[getter]
+    fn exact(&self) -> Option<Vec<bool>> {
+        self.0.exact.clone()
+    }
+
+    /// Whether some values are approximations of the device's readings.
+    #[getter]
+    fn approximate(&self) -> bool {
+        self.0.is_approximate()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr::fields(slf, &["method", "values", "register_ids", "approximate"])
+    }
+}
+
+/// Many packets decoded into one buffer.
+#[pyclass(module = "solarwire", frozen)]
+pub(crate) struct Batch {
+    values: Vec<u16>,
+    counts: Vec<u32>,
+    errors: BTreeMap<usize, &'static str>,
+}
+
+#[pymethods]
+impl Batch {
+    /// Every packet's values, one after another, as `array('H')`.
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        u16_array(py, &self.values)
+    }
+
+    /// How many values each packet gave (0 for a failed one), as `array('I')`.
+    #[getter]
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        u32_array(py, &self.counts)
+    }
+
+    /// The error code of every packet that failed, by position.
+    #[getter]
+    fn errors(&self) -> BTreeMap<usize, &'static str> {
+        self.errors.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(index, code)| format!("{index}: '{code}'"))
+            .collect();
+        format!(
+            "Batch(packets={}, values={}, errors={{{}}})",
+            self.counts.len(),
+            self.values.len(),
+            errors.join(", ")
+        )
+    }
+}
+
+/// Decodes one packet. With `state` it is a packet of the device's stream:
+/// deltas decode against the history, and the history advances.
+#[pyfunction]
+#[pyo3(signature = (packet, state = None, *, register_ids = None, expected_count = None, max_values = None))]
+fn decode_packet(
+    py: Python<'_>,
+    packet: Bytes<'_>,
+    state: Option<&Bound<'_, PyTemporalState>>,
+    register_ids: Option<Vec<u8>>,
+    expected_count: Option<usize>,
+    max_values: Option<usize>,
+) -> PyResult<Decoded> {
+    let opts = DecodeOptions {
+        expected_count,
+        register_ids: register_ids.as_deref(),
+        max_values: max_values.unwrap_or(DEFAULT_MAX_VALUES),
+    };
+    let result = match state {
+        Some(state) => {
+            let state = &mut state.try_borrow_mut()?.0;
+            gil::run(py, packet.len(), || state.decode(&packet, &opts))
+        }
+        None => gil::run(py, packet.len(), || codec::decode(&packet, &opts)),
+    };
+    result.map(Decoded).map_err(to_py_err)
+}
+
+/// Decodes many packets into one buffer; a packet that fails is recorded in
+/// `errors` and the rest still decode (with `state`, in stream order).
+#[pyfunction]
+#[pyo3(signature = (packets, state = None))]
+fn decode_packets(
+    py: Python<'_>,
+    packets: &Bound<'_, PyAny>,
+    state: Option<&Bound<'_, PyTemporalState>>,
+) -> PyResult<Batch> {
+    let items = packets.try_iter()?.collect::<PyResult<Vec<_>>>()?;
+    let packets = items
+        .iter()
+        .map(|item| item.extract::<Bytes<'_>>())
+        .collect::<PyResult<Vec<_>>>()?;
+    let mut guard = state.map(Bound::try_borrow_mut).transpose()?;
+    let mut state = guard.as_deref_mut().map(|s| &mut s.0);
+    let size = packets.iter().map(|p| p.len()).sum();
+    Ok(gil::run(py, size, move || {
+        let opts = DecodeOptions::default();
+        let mut batch = Batch {
+            // Firmware packets hold about one value per byte: one allocation.
+            values: Vec::with_capacity(size),
+            counts: Vec::with_capacity(packets.len()),
+            errors: BTreeMap::new(),
+        };
+        for (index, packet) in packets.iter().enumerate() {
+            let result = match state.as_deref_mut() {
+                Some(state) => state.decode(packet, &opts),
+                None => codec::decode(packet, &opts),
+            };
+            let count = match result {
+                Ok(decoded) => {
+                    batch.values.extend_from_slice(&decoded.values);
+                    decoded.values.len()
+                }
+                Err(e) => {
+                    batch.errors.insert(index, e.code());
+                    0
+                }
+            };
+            batch.counts.push(u32::try_from(count).unwrap_or(u32::MAX));
+        }
+        batch
+    }))
+}
+
+/// Encodes one upload cycle's values as the device does. `smart` (the
+/// device's selection) and `temporal` use and advance `state`, the device's
+/// ring (a fresh one when `None`); they and `semantic_rle` need the register
+/// id of every value.
+#[pyfunction]
+#[pyo3(
+    signature = (values, register_ids = None, *, method = "smart".to_owned(), state = None),
+    text_signature = "(values, register_ids=None, *, method='smart', state=None)"
+)]
+fn encode_packet(
+    py: Python<'_>,
+    values: Vec<u16>,
+    register_ids: Option<Vec<u8>>,
+    method: String,
+    state: Option<&Bound<'_, PyTemporalState>>,
+) -> PyResult<Vec<u8>> {
+    let ids = register_ids.unwrap_or_default();
+    let uses_state = matches!(method.as_str(), "smart" | "temporal");
+    if state.is_some() && !uses_state {
+        return Err(PyValueError::new_err(format!(
+            "method {method:?} does not use a temporal state"
+        )));
+    }
+    if (uses_state || method == "semantic_rle") && ids.len() != values.len() {
+        return Err(PyValueError::new_err(format!(
+            "method {method:?} needs one register id per value"
+        )));
+    }
+    let mut guard = state.map(Bound::try_borrow_mut).transpose()?;
+    let mut fresh = TemporalState::new();
+    let state = guard.as_deref_mut().map_or(&mut fresh, |s| &mut s.0);
+    gil::run(py, 2 * values.len(), || match method.as_str() {
+        "smart" => Ok(encode_smart(&values, &ids, state)),
+        "temporal" => Ok(state.encode(&values, &ids)),
+        "bit_packed" => Ok(encode_bit_packed(&values)),
+        "dictionary" => Ok(encode_dictionary(&values)),
+        "semantic_rle" => Ok(encode_semantic_rle(&values, &ids)),
+        other => Err(PyValueError::new_err(format!(
+            "unknown method {other:?}: smart, temporal, bit_packed, dictionary or semantic_rle"
+        ))),
+    })
+}

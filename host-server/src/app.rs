@@ -1,0 +1,43 @@
+//! What every request handler shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use solarwire_core::upload::Limits;
+
+use crate::keys::KeyRing;
+use crate::live::LiveHub;
+use crate::ratelimit::DeviceLimiter;
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+
+/// The server's shared state.
+pub struct AppState {
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Device keys.
+    pub keys: Arc<KeyRing>,
+    /// Whether a fleet key is configured (compat mode).
+    pub fleet_mode: bool,
+    /// Packet and value bounds.
+    pub limits: Limits,
+    /// Largest request body.
+    pub body_limit: usize,
+    /// Time allowed for a body.
+    pub body_timeout: Duration,
+    /// Accept unsigned legacy bodies from known devices.
+    pub allow_unsigned_legacy: bool,
+    /// Per-device rate limit, when on.
+    pub rate: Option<DeviceLimiter>,
+    /// Counters.
+    pub telemetry: Arc<Telemetry>,
+    /// Live outputs (WebSocket clients).
+    pub live: LiveHub,
+    /// Whether stored uploads are published to MQTT.
+    pub mqtt_enabled: bool,
+    /// Token enabling the admin API.
+    pub admin_token: Option<String>,
+    /// Where the data lives.
+    pub data_dir: PathBuf,
+}

@@ -1,0 +1,174 @@
+//! `solarwire device …`: operator commands on the database. They are safe
+//! beside a running server, which notices changes within a second.
+
+use std::io::Read;
+use std::path::Path;
+
+use clap::{Args, Subcommand};
+
+use super::say;
+use crate::keys::{generate, parse_hmac_key};
+use crate::store::DeviceKeys;
+use crate::store::sqlite::{Admin, open_for_admin};
+
+/// Device commands.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Add a device and print its new key (shown once).
+    Add {
+        /// Device id: 1–64 characters of A-Z a-z 0-9 _ . : -
+        id: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// List devices.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one device with its statistics.
+    Show {
+        /// Device id.
+        id: String,
+    },
+    /// Give a device new keys (printed once); the old ones stop working.
+    RotateKey {
+        /// Device id.
+        id: String,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Delete a device with all its uploads and samples.
+    Remove {
+        /// Device id.
+        id: String,
+    },
+    /// Forget a device's last nonce, for a device whose counter wrapped or
+    /// was wiped (it then restarts at 11001 and would be refused as a replay).
+    ResetNonce {
+        /// Device id.
+        id: String,
+    },
+}
+
+/// How a device's keys are made.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Also create an AES-128 key (for encrypted envelopes).
+    #[arg(long)]
+    aes: bool,
+    /// Read the HMAC key (hex, at least 16 bytes) from standard input instead
+    /// of generating one: for devices whose key is built into the firmware.
+    #[arg(long)]
+    import_key: bool,
+}
+
+/// Runs one device command.
+pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
+    let mut admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    match cmd {
+        DeviceCommand::Add { id, keys } => {
+            check(&id)?;
+            let keys = make_keys(&keys)?;
+            if !admin.add_device(&id, &keys).map_err(|e| e.to_string())? {
+                return Err(format!(
+                    "device {id} already exists (see `solarwire device rotate-key`)"
+                ));
+            }
+            say(format_args!("added device {id}"));
+            print_keys(&keys);
+        }
+        DeviceCommand::RotateKey { id, keys } => {
+            check(&id)?;
+            let keys = make_keys(&keys)?;
+            found(&id, admin.rotate_keys(&id, &keys))?;
+            say(format_args!(
+                "new keys for device {id}; the old ones no longer verify"
+            ));
+            print_keys(&keys);
+        }
+        DeviceCommand::Remove { id } => {
+            found(&id, admin.remove_device(&id))?;
+            say(format_args!("removed device {id} and its data"));
+        }
+        DeviceCommand::ResetNonce { id } => {
+            found(&id, admin.reset_nonce(&id))?;
+            say(format_args!(
+                "device {id}: nonce reset; its next upload is accepted with any nonce"
+            ));
+        }
+        DeviceCommand::List { json } => list(&admin, json)?,
+        DeviceCommand::Show { id } => {
+            let detail = admin
+                .device(&id)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no device {id}"))?;
+            let text = serde_json::to_string_pretty(&detail).map_err(|e| e.to_string())?;
+            say(format_args!("{text}"));
+        }
+    }
+    Ok(())
+}
+
+fn check(id: &str) -> Result<(), String> {
+    crate::device_id::check(id).map_err(|m| format!("bad device id {id:?}: {m}"))
+}
+
+fn found(id: &str, result: Result<bool, crate::store::StoreError>) -> Result<(), String> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("no device {id}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn make_keys(args: &KeyArgs) -> Result<DeviceKeys, String> {
+    let mut keys = generate(args.aes).map_err(|e| format!("no OS randomness: {e}"))?;
+    if args.import_key {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(4096)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read the key from stdin: {e}"))?;
+        keys.hmac = Some(parse_hmac_key(&text)?);
+    }
+    Ok(keys)
+}
+
+fn print_keys(keys: &DeviceKeys) {
+    if let Some(hmac) = &keys.hmac {
+        say(format_args!(
+            "HMAC key (shown once; store it in the device): {}",
+            hex::encode(hmac)
+        ));
+    }
+    if let Some(aes) = &keys.aes {
+        say(format_args!("AES key (shown once): {}", hex::encode(aes)));
+    }
+}
+
+fn list(admin: &Admin, json: bool) -> Result<(), String> {
+    let devices = admin.devices().map_err(|e| e.to_string())?;
+    if json {
+        let text = serde_json::to_string_pretty(&devices).map_err(|e| e.to_string())?;
+        say(format_args!("{text}"));
+        return Ok(());
+    }
+    say(format_args!(
+        "{:<24} {:>10} {:>10} {:>12} {:<5} {}",
+        "DEVICE", "UPLOADS", "SAMPLES", "LAST NONCE", "KEY", "FIRMWARE"
+    ));
+    for d in devices {
+        say(format_args!(
+            "{:<24} {:>10} {:>10} {:>12} {:<5} {}",
+            d.device_id,
+            d.uploads,
+            d.samples,
+            d.last_nonce.map_or("-".into(), |n| n.to_string()),
+            d.key,
+            d.firmware_version.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The `solarwire` command line: one binary for the server and its tools.
+
+mod device;
+mod simulate;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ServeArgs;
+
+/// solarwire: a durable ingest server for EcoWatt solar inverters, and its tools.
+///
+/// Without a command it runs `serve`.
+#[derive(Debug, Parser)]
+#[command(name = "solarwire", version)]
+pub struct Cli {
+    /// Directory holding the SQLite database.
+    #[arg(
+        long,
+        global = true,
+        env = "SOLARWIRE_DATA_DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Log filter (`info`, `debug`, `solarwire_server=debug,warn` …); logs go to stderr.
+    #[arg(long, global = true, env = "SOLARWIRE_LOG", default_value = "info")]
+    pub log: String,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Server settings when no command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ingest server (the default).
+    Serve(ServeArgs),
+    /// Add, list, show, re-key or remove devices.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// Simulated inverters uploading like the firmware: the demo and the load tool.
+    Simulate(crate::simulate::SimulateArgs),
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        None => serve(cli.data_dir, cli.serve),
+        Some(Command::Serve(args)) => serve(cli.data_dir, args),
+        Some(Command::Device(cmd)) => device::run(&cli.data_dir, cmd),
+        Some(Command::Simulate(args)) => simulate::run(&cli.data_dir, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            let _ = writeln!(std::io::stderr(), "solarwire: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Writes lines to standard output (a closed pipe is not an error worth a panic).
+fn say(text: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
+    runtime()?.block_on(async move {
+        let running = crate::serve::start(&data_dir, &args).await?;
+        let db = std::fs::canonicalize(&running.database).unwrap_or(running.database.clone());
+        say(format_args!("solarwire {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr));
+        say(format_args!("data: {}", db.display()));
+        if running.fleet_mode {
+            say(format_args!("fleet key mode: any device id with the fleet key is registered on its first valid upload"));
+        }
+        say(format_args!(
+            "add a device: solarwire --data-dir {} device add ESP32_001   (prints its key once)",
+            data_dir.display()
+        ));
+        say(format_args!(
+            "try it:       solarwire simulate --url http://{} --devices 3",
+            running.addr
+        ));
+        running.run_until(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,124 @@
+//! `solarwire serve` settings: every flag also reads a `SOLARWIRE_*` variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// How the server runs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "SOLARWIRE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// MQTT broker to publish every stored upload to (`mqtt://host:port`).
+    #[arg(long, env = "SOLARWIRE_MQTT_URL")]
+    pub mqtt_url: Option<String>,
+
+    /// Also publish the legacy `ecowatt/data/{device_id}` message shape.
+    #[arg(long, env = "SOLARWIRE_MQTT_COMPAT")]
+    pub mqtt_compat: bool,
+
+    /// Fleet-wide HMAC key (hex) as the real firmware uses: any device id
+    /// verifies with it and is registered on its first valid upload. Prefer
+    /// the environment variable: command lines are visible to other users.
+    #[arg(long, env = "SOLARWIRE_COMPAT_PSK", hide_env_values = true)]
+    pub compat_psk: Option<String>,
+
+    /// Fleet-wide AES-128 key (hex) for encrypted envelopes in compat mode.
+    #[arg(long, env = "SOLARWIRE_COMPAT_AES_KEY", hide_env_values = true)]
+    pub compat_aes_key: Option<String>,
+
+    /// Accept unsigned legacy `/process` bodies from known devices
+    /// (firmware before 2025-10-16 sent no envelope).
+    #[arg(long, env = "SOLARWIRE_ALLOW_UNSIGNED_LEGACY")]
+    pub allow_unsigned_legacy: bool,
+
+    /// Bearer token that enables the admin API (device add, rotate-key,
+    /// remove, nonce reset over HTTP). Without it those routes answer 403.
+    #[arg(long, env = "SOLARWIRE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Largest request body in bytes.
+    #[arg(long, env = "SOLARWIRE_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Most packets in one upload (the firmware sends at most 8).
+    #[arg(long, env = "SOLARWIRE_MAX_PACKETS", default_value_t = 32)]
+    pub max_packets: usize,
+
+    /// Most values one packet may declare (the firmware's largest is 500).
+    #[arg(long, env = "SOLARWIRE_MAX_VALUES", default_value_t = 4096)]
+    pub max_values: usize,
+
+    /// Time allowed for a request's headers (also the keep-alive idle time).
+    #[arg(long, env = "SOLARWIRE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Time allowed for a request's body.
+    #[arg(long, env = "SOLARWIRE_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Open connections at most; more wait in the listen backlog.
+    #[arg(long, env = "SOLARWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Uploads per second each device may sustain (0 turns the limit off).
+    #[arg(long, env = "SOLARWIRE_DEVICE_RATE", default_value_t = 5.0)]
+    pub device_rate: f64,
+
+    /// Uploads a device may send at once above its rate.
+    #[arg(long, env = "SOLARWIRE_DEVICE_BURST", default_value_t = 20)]
+    pub device_burst: u32,
+
+    /// Uploads waiting for the writer before requests get 503.
+    #[arg(long, env = "SOLARWIRE_WRITE_QUEUE", default_value_t = 8192)]
+    pub write_queue: usize,
+
+    /// Uploads committed together in one transaction at most.
+    #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]
+    pub write_batch: usize,
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h`, or a plain number of seconds.
+///
+/// # Errors
+/// A message for anything else.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (try 10s, 500ms, 5m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("bad duration {text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

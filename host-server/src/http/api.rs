@@ -1,0 +1,331 @@
+//! `/api/v1`: reading devices and their samples, and the admin routes
+//! (enabled by `--admin-token`) that manage devices over HTTP.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::error::{ApiError, respond};
+use super::{device_path, with_state};
+use crate::app::AppState;
+use crate::readings::{SampleMeta, register_ids, sample_json};
+use futures_util::future::BoxFuture;
+
+use crate::store::{DeviceKeys, HistoryQuery, Store, StoreError, StoredSample};
+
+/// Samples per history answer by default, and at most.
+const DEFAULT_LIMIT: usize = 1000;
+const MAX_LIMIT: usize = 10_000;
+
+/// Every `/api/v1/devices…` route except uploads.
+pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let list = warp::path!("api" / "v1" / "devices")
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|st: Arc<AppState>| async move {
+            respond(
+                st.store
+                    .devices()
+                    .await
+                    .map_err(ApiError::internal)
+                    .map(|d| warp::reply::json(&json!({ "devices": d }))),
+            )
+        });
+    let show = device_path()
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|id: String, st: Arc<AppState>| async move { respond(show(&st, &id).await) });
+    let latest = device_path()
+        .and(warp::path!("latest"))
+        .and(warp::get())
+        .and(with_state(state))
+        .then(|id: String, st: Arc<AppState>| async move { respond(latest(&st, &id).await) });
+    let history = device_path()
+        .and(warp::path!("history"))
+        .and(warp::get())
+        .and(warp::query::<HistoryParams>())
+        .and(with_state(state))
+        .then(
+            |id: String, q: HistoryParams, st: Arc<AppState>| async move {
+                respond(history(&st, &id, q).await)
+            },
+        );
+    list.or(show)
+        .unify()
+        .or(latest)
+        .unify()
+        .or(history)
+        .unify()
+        .or(admin_routes(state))
+        .unify()
+        .boxed()
+}
+
+fn admin_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let add = warp::path!("api" / "v1" / "devices")
+        .and(warp::post())
+        .and(admin(state))
+        .and(warp::body::content_length_limit(4096))
+        .and(warp::body::json::<NewDevice>())
+        .and(with_state(state))
+        .then(|req: NewDevice, st: Arc<AppState>| async move { respond(add(&st, req).await) });
+    let rotate = device_path()
+        .and(warp::path!("rotate-key"))
+        .and(warp::post())
+        .and(admin(state))
+        .and(warp::query::<KeyOptions>())
+        .and(with_state(state))
+        .then(|id: String, o: KeyOptions, st: Arc<AppState>| async move {
+            respond(rotate(&st, &id, o.aes).await)
+        });
+    let remove = device_path()
+        .and(warp::path::end())
+        .and(warp::delete())
+        .and(admin(state))
+        .and(with_state(state))
+        .then(|id: String, st: Arc<AppState>| async move {
+            respond(change(&st, &id, "removed", |s, id| s.remove_device(id)).await)
+        });
+    let reset = device_path()
+        .and(warp::path!("nonce"))
+        .and(warp::delete())
+        .and(admin(state))
+        .and(with_state(state))
+        .then(|id: String, st: Arc<AppState>| async move {
+            respond(change(&st, &id, "nonce_reset", |s, id| s.reset_nonce(id)).await)
+        });
+    add.or(rotate)
+        .unify()
+        .or(remove)
+        .unify()
+        .or(reset)
+        .unify()
+        .boxed()
+}
+
+/// Passes requests bearing the admin token; 403 when the admin API is off.
+fn admin(state: &Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
+    let token = state.admin_token.clone();
+    warp::header::optional::<String>("authorization")
+        .and_then(move |given: Option<String>| {
+            let token = token.clone();
+            async move {
+                let Some(token) = token else {
+                    return Err(warp::reject::custom(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "admin_disabled",
+                        "the admin API is off: start the server with --admin-token, or use `solarwire device`",
+                    )));
+                };
+                let given = given.as_deref().and_then(|h| h.strip_prefix("Bearer "));
+                if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+                    Ok(())
+                } else {
+                    Err(warp::reject::custom(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "a valid admin bearer token is required",
+                    )))
+                }
+            }
+        })
+        .untuple_one()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn checked(id: &str) -> Result<(), ApiError> {
+    crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))
+}
+
+async fn show(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
+    checked(id)?;
+    let detail = state
+        .store
+        .device(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unknown_device(id))?;
+    let (bytes, original) = detail
+        .codecs
+        .iter()
+        .fold((0, 0), |(b, o), c| (b + c.bytes, o + c.original_bytes));
+    let mut body = serde_json::to_value(&detail).map_err(ApiError::internal)?;
+    body["compression_ratio"] = json!((original > 0).then(|| bytes as f64 / original as f64));
+    Ok(warp::reply::json(&body))
+}
+
+fn sample_value(s: &StoredSample) -> Value {
+    let meta = SampleMeta {
+        t_ms: Some(s.t_ms),
+        device_time: s.device_time,
+        approximate: s.approximate,
+        upload_id: s.upload_id,
+        packet: s.packet,
+    };
+    sample_json(meta, &s.registers)
+}
+
+async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
+    checked(id)?;
+    let sample = state.store.latest(id).await.map_err(ApiError::internal)?;
+    let Some(sample) = sample else {
+        return Err(
+            match state.store.device(id).await.map_err(ApiError::internal)? {
+                Some(_) => ApiError::new(StatusCode::NOT_FOUND, "no_data", "no samples stored yet"),
+                None => ApiError::unknown_device(id),
+            },
+        );
+    };
+    Ok(warp::reply::json(
+        &json!({ "device_id": id, "sample": sample_value(&sample) }),
+    ))
+}
+
+/// `from`/`to` in Unix ms (`to` exclusive), `registers` a comma list, `limit`.
+#[derive(Debug, Deserialize)]
+struct HistoryParams {
+    from: Option<u64>,
+    to: Option<u64>,
+    registers: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn history(state: &AppState, id: &str, q: HistoryParams) -> Result<impl Reply, ApiError> {
+    checked(id)?;
+    let wanted = q
+        .registers
+        .as_deref()
+        .map(register_ids)
+        .transpose()
+        .map_err(|m| ApiError::bad_request("unknown_register", m))?;
+    let query = HistoryQuery {
+        from_ms: q.from.unwrap_or(0).min(i64::MAX as u64),
+        to_ms: q.to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64),
+        limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+    };
+    if state
+        .store
+        .device(id)
+        .await
+        .map_err(ApiError::internal)?
+        .is_none()
+    {
+        return Err(ApiError::unknown_device(id));
+    }
+    let mut samples = state
+        .store
+        .history(id, query)
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(wanted) = &wanted {
+        for s in &mut samples {
+            s.registers.retain(|(r, _)| wanted.contains(r));
+        }
+    }
+    let samples: Vec<Value> = samples.iter().map(sample_value).collect();
+    Ok(warp::reply::json(&json!({
+        "device_id": id,
+        "from": query.from_ms,
+        "to": query.to_ms,
+        "count": samples.len(),
+        "samples": samples,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    device_id: String,
+    #[serde(default)]
+    aes: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyOptions {
+    #[serde(default)]
+    aes: bool,
+}
+
+fn keys_reply(id: &str, keys: &DeviceKeys, status: StatusCode) -> Response {
+    let body = json!({
+        "device_id": id,
+        "hmac_key": keys.hmac.as_deref().map(hex::encode),
+        "aes_key": keys.aes.map(hex::encode),
+        "message": "the keys are shown once; store them in the device",
+    });
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+fn new_keys(aes: bool) -> Result<DeviceKeys, ApiError> {
+    crate::keys::generate(aes).map_err(ApiError::internal)
+}
+
+async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
+    checked(&req.device_id)?;
+    let keys = new_keys(req.aes)?;
+    if !state
+        .store
+        .add_device(&req.device_id, keys.clone())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "device_exists",
+            format!("device {} already exists", req.device_id),
+        ));
+    }
+    state.keys.invalidate();
+    tracing::info!(device = req.device_id, "device added over the admin API");
+    Ok(keys_reply(&req.device_id, &keys, StatusCode::CREATED))
+}
+
+async fn rotate(state: &AppState, id: &str, aes: bool) -> Result<Response, ApiError> {
+    checked(id)?;
+    let keys = new_keys(aes)?;
+    if !state
+        .store
+        .rotate_keys(id, keys.clone())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::unknown_device(id));
+    }
+    state.keys.invalidate();
+    tracing::info!(device = id, "device keys rotated over the admin API");
+    Ok(keys_reply(id, &keys, StatusCode::OK))
+}
+
+/// An operator change to one device; `false` when the device is unknown.
+type DeviceOp = for<'a> fn(&'a dyn Store, &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+async fn change(
+    state: &AppState,
+    id: &str,
+    what: &'static str,
+    op: DeviceOp,
+) -> Result<impl Reply, ApiError> {
+    checked(id)?;
+    if !op(state.store.as_ref(), id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::unknown_device(id));
+    }
+    state.keys.invalidate();
+    tracing::info!(
+        device = id,
+        change = what,
+        "device changed over the admin API"
+    );
+    Ok(warp::reply::json(&json!({ "device_id": id, "done": what })))
+}

@@ -1,0 +1,64 @@
+//! Request bodies read with a size cap and a time limit.
+//!
+//! A declared `Content-Length` over the cap is refused before anything is
+//! read; a body without one (chunked) is streamed and cut off at the cap,
+//! so the firmware is never asked for a length it does not send.
+
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::StatusCode;
+use warp::{Filter, Rejection};
+
+use super::error::ApiError;
+
+/// Extracts the whole body, at most `limit` bytes, read within `timeout`.
+pub fn bounded(
+    limit: usize,
+    timeout: Duration,
+) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::header::optional::<u64>("content-length")
+        .and(warp::body::stream())
+        .and_then(move |declared: Option<u64>, stream| async move {
+            if declared.is_some_and(|n| n > limit as u64) {
+                return Err(warp::reject::custom(too_large(limit)));
+            }
+            let capacity = declared.map_or(4096, |n| n as usize);
+            match tokio::time::timeout(timeout, collect(stream, limit, capacity)).await {
+                Ok(result) => result.map_err(warp::reject::custom),
+                Err(_) => Err(warp::reject::custom(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the request body was not received in time",
+                ))),
+            }
+        })
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::too_large(format!("the request body is over {limit} bytes"))
+}
+
+async fn collect<B: Buf>(
+    stream: impl Stream<Item = Result<B, warp::Error>>,
+    limit: usize,
+    capacity: usize,
+) -> Result<Bytes, ApiError> {
+    let mut stream = std::pin::pin!(stream);
+    let mut body = BytesMut::with_capacity(capacity);
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk
+            .map_err(|e| ApiError::bad_request("bad_body", format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.remaining() > limit {
+            return Err(too_large(limit));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            body.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(body.freeze())
+}

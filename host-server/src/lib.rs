@@ -1,0 +1,36 @@
+//! # solarwire-server
+//!
+//! The solarwire ingest server and the `solarwire` command line. EcoWatt
+//! devices (and anything speaking their envelope) upload here; the server
+//! verifies, decodes and stores each upload durably before it answers, then
+//! publishes it to WebSocket clients and MQTT.
+//!
+//! ```text
+//!  request ─► limits ─► envelope ─► key ─► MAC ─► upload JSON ─► rate ─► writer thread ─────────► 200
+//!             size,     structure  device  core   core           per      one transaction per batch:
+//!             timeouts  (400)      (401)   (401)  (400)          device   replay (409), decode, store,
+//!                                                                 (429)    commit, then answer
+//! ```
+//!
+//! All parsing, crypto, replay decisions and decoding are the core's
+//! (`solarwire-core`); this crate owns HTTP, keys, the clock, persistence
+//! and the mapping of errors to HTTP.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod device_id;
+pub mod http;
+pub mod ingest;
+pub mod keys;
+pub mod live;
+pub mod mqtt;
+pub mod ratelimit;
+pub mod readings;
+pub mod reply;
+pub mod serve;
+pub mod simulate;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,103 @@
+//! Register values as JSON for people: raw and converted through the core's
+//! register catalog (the default `ecowatt-1.3` profile).
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+use solarwire_core::registers::{Catalog, Profile, RegisterRef};
+
+static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
+    Catalog::builtin()
+        .default_profile()
+        .cloned()
+        .unwrap_or_else(|_| Profile {
+            name: "empty".into(),
+            description: String::new(),
+            registers: Vec::new(),
+        })
+});
+
+/// The register profile used for conversions.
+pub fn profile() -> &'static Profile {
+    &PROFILE
+}
+
+/// Where a sample sits, besides its values.
+#[derive(Debug, Clone, Copy)]
+pub struct SampleMeta {
+    /// Unix ms.
+    pub t_ms: Option<u64>,
+    /// Whether the time comes from the device's clock.
+    pub device_time: bool,
+    /// Some values are approximations.
+    pub approximate: bool,
+    /// The upload it came from.
+    pub upload_id: i64,
+    /// Its packet within that upload.
+    pub packet: usize,
+}
+
+/// A sample as JSON: `raw` and converted `values` keyed by register name.
+pub fn sample_json(meta: SampleMeta, registers: &[(u8, u16)]) -> Value {
+    let mut raw = Map::new();
+    let mut values = Map::new();
+    for &(id, value) in registers {
+        let (name, converted) = match PROFILE.by_id(id) {
+            Some(r) => (r.name.clone(), json!(r.read(value).value.to_f64())),
+            None => (format!("reg{id}"), Value::Null),
+        };
+        raw.insert(name.clone(), json!(value));
+        values.insert(name, converted);
+    }
+    json!({
+        "t_ms": meta.t_ms,
+        "device_time": meta.device_time,
+        "approximate": meta.approximate,
+        "upload_id": meta.upload_id,
+        "packet": meta.packet,
+        "raw": raw,
+        "values": values,
+    })
+}
+
+/// Resolves a comma-separated list of register names or ids.
+///
+/// # Errors
+/// The first entry the profile does not know.
+pub fn register_ids(list: &str) -> Result<Vec<u8>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let reference = s
+                .parse::<i64>()
+                .map_or(RegisterRef::Name(s), RegisterRef::Id);
+            PROFILE
+                .lookup(reference)
+                .map(|r| r.id)
+                .map_err(|_| format!("unknown register {s:?}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_and_names_registers() {
+        let meta = SampleMeta {
+            t_ms: Some(1),
+            device_time: true,
+            approximate: false,
+            upload_id: 7,
+            packet: 0,
+        };
+        let v = sample_json(meta, &[(0, 2304), (9, 1205)]);
+        assert_eq!(v["raw"]["Vac1"], 2304);
+        assert_eq!(v["values"]["Vac1"], 230.4);
+        assert_eq!(v["values"]["Pac"], 1205.0);
+        assert_eq!(register_ids("Vac1, pac,7").unwrap(), vec![0, 9, 7]);
+        assert!(register_ids("Nope").is_err());
+    }
+}

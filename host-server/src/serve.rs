@@ -1,0 +1,246 @@
+//! Starting the server: storage, live outputs, and our own accept loop.
+//!
+//! warp's own `serve` sets no timer, so hyper would never time out a slow
+//! client's headers. This loop serves each connection with hyper's HTTP/1
+//! builder, a Tokio timer and a header read timeout (which also closes idle
+//! keep-alive connections), and caps open connections with a semaphore:
+//! at the cap, new connections wait in the listen backlog.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use solarwire_core::envelope::Keys;
+use solarwire_core::upload::Limits;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+use crate::config::ServeArgs;
+use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
+use crate::live::{LiveHub, Outputs, fan_out};
+use crate::mqtt::MqttPublisher;
+use crate::ratelimit::DeviceLimiter;
+use crate::store::sqlite::{CommitSink, SqliteStore, WriterConfig, database_path};
+use crate::telemetry::Telemetry;
+
+/// Messages a WebSocket client may fall behind by before it is closed.
+const WS_BACKLOG: usize = 1024;
+/// Committed uploads waiting for the live outputs.
+const LIVE_QUEUE: usize = 8192;
+/// Time in-flight requests get to finish at shutdown.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    /// The database file.
+    pub database: PathBuf,
+    /// Whether a fleet key is configured.
+    pub fleet_mode: bool,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets open requests finish, then stops.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept.await;
+        for task in self.background {
+            task.abort();
+        }
+    }
+
+    /// Runs until `signal` resolves, then shuts down gracefully.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+fn fleet_keys(args: &ServeArgs) -> Result<Option<Keys>, String> {
+    let Some(psk) = &args.compat_psk else {
+        if args.compat_aes_key.is_some() {
+            return Err("--compat-aes-key needs --compat-psk".into());
+        }
+        return Ok(None);
+    };
+    let hmac = parse_hmac_key(psk).map_err(|e| format!("--compat-psk: {e}"))?;
+    let aes = args
+        .compat_aes_key
+        .as_deref()
+        .map(parse_aes_key)
+        .transpose()
+        .map_err(|e| format!("--compat-aes-key: {e}"))?;
+    Ok(Some(core_keys(&hmac, aes)))
+}
+
+/// Opens the store, starts the live outputs and begins accepting connections.
+///
+/// # Errors
+/// A message for people: bad settings, a database that cannot be opened,
+/// an address that cannot be bound.
+pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String> {
+    let fleet = fleet_keys(args)?;
+    let telemetry = Arc::new(Telemetry::new());
+    let mqtt = args
+        .mqtt_url
+        .as_deref()
+        .map(|url| MqttPublisher::start(url, telemetry.clone()))
+        .transpose()?;
+    let hub = LiveHub::new(WS_BACKLOG);
+    let (events, committed) = mpsc::channel(LIVE_QUEUE);
+    let mqtt_enabled = mqtt.is_some();
+    let listening = hub.clone();
+    let sink = CommitSink {
+        events,
+        wanted: Arc::new(move || mqtt_enabled || listening.has_clients()),
+    };
+    let limits = Limits {
+        max_packets: args.max_packets,
+        max_values: args.max_values,
+    };
+    let writer = WriterConfig {
+        queue: args.write_queue,
+        batch: args.write_batch.max(1),
+        limits,
+    };
+    let store = SqliteStore::open(data_dir, writer, Some(sink), telemetry.clone())
+        .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
+    let store: Arc<dyn crate::store::Store> = Arc::new(store);
+    let keys = Arc::new(KeyRing::new(store.clone(), fleet.clone()));
+    let mut background = vec![
+        tokio::spawn(fan_out(
+            committed,
+            Outputs {
+                hub: hub.clone(),
+                mqtt,
+                mqtt_compat: args.mqtt_compat,
+            },
+        )),
+        tokio::spawn(keys.clone().watch(Duration::from_secs(1))),
+    ];
+    let state = Arc::new(AppState {
+        store,
+        keys,
+        fleet_mode: fleet.is_some(),
+        limits,
+        body_limit: args.max_body_bytes,
+        body_timeout: args.body_timeout,
+        allow_unsigned_legacy: args.allow_unsigned_legacy,
+        rate: DeviceLimiter::new(args.device_rate, args.device_burst),
+        telemetry,
+        live: hub,
+        mqtt_enabled,
+        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        data_dir: data_dir.to_path_buf(),
+    });
+    if state.rate.is_some() {
+        let pruned = state.clone();
+        background.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Some(rate) = &pruned.rate {
+                    rate.prune();
+                }
+            }
+        }));
+    }
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    let (shutdown, stop) = watch::channel(false);
+    let settings = ConnSettings {
+        header_timeout: args.header_timeout,
+        max_connections: args.max_connections.max(1),
+    };
+    let accept = tokio::spawn(accept_loop(listener, state, settings, stop));
+    Ok(Running {
+        addr,
+        database: database_path(data_dir),
+        fleet_mode: fleet.is_some(),
+        shutdown,
+        accept,
+        background,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ConnSettings {
+    header_timeout: Duration,
+    max_connections: usize,
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    settings: ConnSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let filter = crate::http::routes(&state);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.changed() => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(warp::service(filter.clone()));
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.header_timeout)
+                .keep_alive(true)
+                .max_buf_size(64 * 1024);
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(GRACE, conn).await;
+                }
+            }
+        });
+    }
+    // Wait for open connections to finish their requests.
+    let all = u32::try_from(settings.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(GRACE, slots.acquire_many(all)).await;
+}

@@ -1,0 +1,302 @@
+//! `solarwire simulate`: simulated inverters that compress, seal and upload
+//! exactly like the firmware — the demo and the load tool.
+//!
+//! Each device runs as its own task on its own keep-alive connection and
+//! behaves like firmware v1.3.4: every cycle it polls `samples_per_upload`
+//! readings, compresses them into one packet, appends it to a 20-entry
+//! queue, and uploads up to 8 queued packets under a fresh nonce; only a 200
+//! removes them from the queue. Device time advances one upload period per
+//! upload, so a run always ends "now" and covers daylight hours.
+
+pub mod firmware;
+pub mod inverter;
+mod report;
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::clock::now_ms;
+use crate::config::parse_duration;
+use firmware::{FirmwareDevice, Packet};
+use inverter::Inverter;
+pub use report::Summary;
+use report::{Outcome, Tally};
+
+/// Packets the device queues at most (oldest dropped) and sends per upload.
+const QUEUE: usize = 20;
+const PER_UPLOAD: usize = 8;
+
+/// Simulation settings.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Server to upload to.
+    #[arg(long, env = "SOLARWIRE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Number of simulated devices (ids PREFIX0001, PREFIX0002, …).
+    #[arg(long, default_value_t = 3)]
+    pub devices: usize,
+    /// Simulate these device ids instead (repeatable).
+    #[arg(long = "device")]
+    pub device_ids: Vec<String>,
+    /// Prefix of generated device ids.
+    #[arg(long, default_value = "SIM_")]
+    pub prefix: String,
+    /// Uploads per second per device.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+    /// How long to run.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// HMAC key (hex) of every simulated device: the fleet key, or the key
+    /// `solarwire device add` printed. Without it, keys are read from (or
+    /// devices added to) the database in --data-dir.
+    #[arg(long, env = "SOLARWIRE_SIM_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Readings per upload (the firmware: a 5 s poll and a 15 s upload period).
+    #[arg(long, default_value_t = 3)]
+    pub samples_per_upload: usize,
+    /// Seconds between readings (device time).
+    #[arg(long, default_value_t = 5)]
+    pub poll_interval: u32,
+    /// Register ids sampled, in layout order (the firmware's default selection).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,5,6,7,9")]
+    pub registers: Vec<u8>,
+    /// Seed of the simulated weather.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Append each acknowledged upload as a `device nonce upload_id` line.
+    #[arg(long)]
+    pub acked_log: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SimulateArgs {
+    /// The device ids to simulate.
+    pub fn ids(&self) -> Vec<String> {
+        if self.device_ids.is_empty() {
+            (1..=self.devices)
+                .map(|i| format!("{}{i:04}", self.prefix))
+                .collect()
+        } else {
+            self.device_ids.clone()
+        }
+    }
+
+    fn uploads_per_device(&self) -> u64 {
+        (self.rate * self.duration.as_secs_f64()).ceil().max(1.0) as u64
+    }
+}
+
+/// Runs the simulation and returns its summary.
+///
+/// # Errors
+/// Bad settings or an unwritable acknowledgement log.
+pub async fn run(args: &SimulateArgs, devices: Vec<FirmwareDevice>) -> Result<Summary, String> {
+    if !(args.rate > 0.0 && args.rate.is_finite()) {
+        return Err("--rate must be positive".into());
+    }
+    if args.samples_per_upload == 0 || args.registers.is_empty() {
+        return Err("--samples-per-upload and --registers must not be empty".into());
+    }
+    let log = match &args.acked_log {
+        Some(path) => Some(Arc::new(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
+        ))),
+        None => None,
+    };
+    let per_device = args.uploads_per_device();
+    let progress = ProgressBar::new(per_device * devices.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} uploads {msg} [{elapsed_precise}]")
+            .map_err(|e| e.to_string())?,
+    );
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let started = Instant::now();
+    let tasks: Vec<_> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(i, device)| {
+            let sim = DeviceRun {
+                url: args.url.trim_end_matches('/').to_owned(),
+                inverter: Inverter::new(args.seed.wrapping_add(i as u64)),
+                device,
+                uploads: per_device,
+                every: Duration::from_secs_f64(1.0 / args.rate),
+                deadline: started + args.duration + Duration::from_secs(5),
+                samples: args.samples_per_upload,
+                poll_s: args.poll_interval,
+                log: log.clone(),
+                tally: tally.clone(),
+                progress: progress.clone(),
+            };
+            tokio::spawn(sim.run())
+        })
+        .collect();
+    for task in tasks {
+        task.await
+            .map_err(|e| format!("a device task failed: {e}"))?;
+    }
+    progress.finish_and_clear();
+    let tally = tally.lock().map_err(|_| "tally poisoned")?.clone();
+    Ok(tally.summary(started.elapsed()))
+}
+
+/// One device's run.
+struct DeviceRun {
+    url: String,
+    device: FirmwareDevice,
+    inverter: Inverter,
+    uploads: u64,
+    every: Duration,
+    deadline: Instant,
+    samples: usize,
+    poll_s: u32,
+    log: Option<Arc<Mutex<std::fs::File>>>,
+    tally: Arc<Mutex<Tally>>,
+    progress: ProgressBar,
+}
+
+impl DeviceRun {
+    async fn run(mut self) {
+        let client = match reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .timeout(Duration::from_secs(10))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                self.record(Outcome::Transport(e.to_string()), None);
+                return;
+            }
+        };
+        self.sync_nonce(&client).await;
+        let period_ms = u64::from(self.poll_s) * self.samples as u64 * 1000;
+        let end_ms = now_ms();
+        let mut queue: VecDeque<Packet> = VecDeque::new();
+        let mut ticker = tokio::time::interval(self.every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for k in 0..self.uploads {
+            ticker.tick().await;
+            if Instant::now() > self.deadline {
+                break;
+            }
+            // Device time: the run's last upload happens now, at 13:00 solar time.
+            let upload_ms = end_ms - (self.uploads - 1 - k) * period_ms;
+            let rows: Vec<Vec<u16>> = (0..self.samples)
+                .map(|j| {
+                    let t_ms =
+                        upload_ms - (self.samples - 1 - j) as u64 * u64::from(self.poll_s) * 1000;
+                    let solar_s = 13.0 * 3600.0 - (end_ms - t_ms) as f64 / 1000.0;
+                    let all = self.inverter.read(solar_s, f64::from(self.poll_s));
+                    self.device
+                        .layout
+                        .iter()
+                        .map(|&id| all.get(usize::from(id)).copied().unwrap_or(0))
+                        .collect()
+                })
+                .collect();
+            if queue.len() == QUEUE {
+                queue.pop_front();
+            }
+            queue.push_back(self.device.compress(&rows, upload_ms));
+            let sending: Vec<Packet> = queue.iter().take(PER_UPLOAD).cloned().collect();
+            // The upload's clock (whole seconds) is never before its last sample.
+            let json = self
+                .device
+                .upload_json(&sending, upload_ms.div_ceil(1000), self.poll_s);
+            let Ok(sealed) = self.device.seal(&json) else {
+                continue;
+            };
+            let started = Instant::now();
+            let outcome = self.post(&client, sealed.body).await;
+            let latency = started.elapsed();
+            if let Outcome::Acked { upload_id, .. } = &outcome {
+                queue.drain(..sending.len());
+                self.log_ack(sealed.nonce, *upload_id);
+            }
+            let answered = !matches!(outcome, Outcome::Transport(_));
+            self.record(outcome, answered.then_some(latency));
+        }
+    }
+
+    /// The firmware's nonce sync: continue after the server's last nonce.
+    async fn sync_nonce(&mut self, client: &reqwest::Client) {
+        let url = format!("{}/security/{}/nonce", self.url, self.device.id);
+        if let Ok(r) = client.get(url).send().await
+            && let Ok(v) = r.json::<Value>().await
+            && let Some(last) = v["last_valid_nonce"]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+        {
+            self.device.nonce = self.device.nonce.max(last);
+        }
+    }
+
+    async fn post(&self, client: &reqwest::Client, body: String) -> Outcome {
+        let url = format!("{}/aggregated/{}", self.url, self.device.id);
+        let response = match client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Outcome::Transport(transport_reason(&e)),
+        };
+        let status = response.status();
+        let reply: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Outcome::Acked {
+                upload_id: reply["upload_id"].as_i64().unwrap_or(0),
+                duplicate: reply["duplicate"] == true,
+            }
+        } else {
+            let code = reply["error"]
+                .as_str()
+                .map_or_else(|| format!("http_{}", status.as_u16()), str::to_owned);
+            Outcome::Rejected(code)
+        }
+    }
+
+    fn log_ack(&self, nonce: u32, upload_id: i64) {
+        if let Some(log) = &self.log
+            && let Ok(mut file) = log.lock()
+        {
+            // One write per line, unbuffered: the log survives a crash of either side.
+            let line = format!("{} {nonce} {upload_id}\n", self.device.id);
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
+    fn record(&self, outcome: Outcome, latency: Option<Duration>) {
+        if let Ok(mut tally) = self.tally.lock() {
+            tally.add(&outcome, latency);
+            self.progress.set_message(tally.progress_message());
+        }
+        self.progress.inc(1);
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connect".into()
+    } else {
+        "transport".into()
+    }
+}

@@ -1,0 +1,305 @@
+//! The values exchanged with a storage backend.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use solarwire_core::envelope::Nonce;
+use solarwire_core::replay::{MacTag, ReplayError};
+use solarwire_core::upload::{Decoded, Format, PacketOutcome, Sample, Upload};
+
+/// A verified upload on its way to storage.
+#[derive(Debug)]
+pub struct IngestJob {
+    /// The device it is attributed to (validated id).
+    pub device: String,
+    /// Create the device on this first valid upload (fleet-key mode).
+    pub auto_register: bool,
+    /// The envelope's verified nonce and MAC; `None` for an unsigned legacy body.
+    pub seal: Option<(Nonce, MacTag)>,
+    /// Which endpoint received it.
+    pub format: Format,
+    /// The parsed upload JSON.
+    pub upload: Upload,
+    /// The request body exactly as received, kept for re-decoding.
+    pub raw: Bytes,
+    /// Server receive time, Unix ms.
+    pub received_ms: u64,
+}
+
+/// A stored upload: fresh, or the earlier answer to an identical resend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Committed now.
+    Stored(UploadSummary),
+    /// The last accepted envelope again: nothing new was stored.
+    Duplicate(UploadSummary),
+}
+
+/// Why an upload was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestError {
+    /// No such device (and not in fleet-key mode).
+    UnknownDevice,
+    /// The nonce is not greater than the last accepted one.
+    Replay(ReplayError),
+    /// The write queue is full: retry shortly.
+    Busy,
+    /// The database cannot commit.
+    Unavailable(String),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+/// A database failure (the message is for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What was stored for one upload; also the body of its reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadSummary {
+    /// Row id of the stored upload.
+    pub upload_id: i64,
+    /// The device.
+    pub device_id: String,
+    /// The envelope's nonce (absent for unsigned legacy bodies).
+    pub nonce: Option<u32>,
+    /// Samples stored.
+    pub samples: usize,
+    /// Register values stored.
+    pub values: usize,
+    /// One entry per packet.
+    pub packets: Vec<PacketSummary>,
+}
+
+/// The outcome of one packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketSummary {
+    /// Position in the upload.
+    pub index: usize,
+    /// The codec (core method code), when the marker was recognised.
+    pub method: Option<String>,
+    /// Bytes received.
+    pub size: usize,
+    /// Raw size of the decoded values (2 bytes each).
+    pub original_size: usize,
+    /// Values decoded.
+    pub values: usize,
+    /// Samples produced.
+    pub samples: usize,
+    /// `decoded`, `duplicate` or `failed`.
+    pub outcome: String,
+    /// The error code of a failed packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The error message of a failed packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl UploadSummary {
+    /// Summarises a decoded upload.
+    pub fn new(upload_id: i64, device_id: &str, nonce: Option<u32>, decoded: &Decoded) -> Self {
+        let packets = decoded
+            .packets
+            .iter()
+            .map(|p| {
+                let (outcome, error, message) = match &p.outcome {
+                    PacketOutcome::Decoded => ("decoded", None, None),
+                    PacketOutcome::Duplicate => ("duplicate", None, None),
+                    PacketOutcome::Failed(e) => {
+                        ("failed", Some(e.code().to_owned()), Some(e.to_string()))
+                    }
+                };
+                PacketSummary {
+                    index: p.index,
+                    method: p.method.map(|m| m.code().to_owned()),
+                    size: p.size,
+                    original_size: p.original_size,
+                    values: p.values,
+                    samples: p.samples,
+                    outcome: outcome.to_owned(),
+                    error,
+                    message,
+                }
+            })
+            .collect::<Vec<_>>();
+        Self {
+            upload_id,
+            device_id: device_id.to_owned(),
+            nonce,
+            samples: decoded.samples.len(),
+            values: packets.iter().map(|p| p.values).sum(),
+            packets,
+        }
+    }
+}
+
+/// An upload just committed, for the live outputs (WebSocket, MQTT).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Server receive time, Unix ms.
+    pub received_ms: u64,
+    /// What was stored.
+    pub summary: UploadSummary,
+    /// The samples stored.
+    pub samples: Vec<Sample>,
+}
+
+/// A device's secrets. `hmac: None` means the fleet key applies.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceKeys {
+    /// The HMAC key.
+    pub hmac: Option<Vec<u8>>,
+    /// The optional AES-128 key.
+    pub aes: Option<[u8; 16]>,
+}
+
+impl fmt::Debug for DeviceKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeviceKeys { .. }")
+    }
+}
+
+/// The metadata a device posts at boot.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Registration {
+    /// The device id.
+    pub device_id: String,
+    /// A display name.
+    #[serde(default)]
+    pub device_name: Option<String>,
+    /// The firmware version string.
+    #[serde(default)]
+    pub firmware_version: Option<String>,
+    /// Where it is installed.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// What a registration changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationOutcome {
+    /// Known device, firmware version (or other metadata) updated.
+    Updated,
+    /// Known device, nothing changed.
+    Unchanged,
+    /// No such device.
+    Unknown,
+}
+
+/// One line of the device list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceSummary {
+    /// The device id.
+    pub device_id: String,
+    /// Display name from its registration.
+    pub name: Option<String>,
+    /// Firmware version from its registration.
+    pub firmware_version: Option<String>,
+    /// Last accepted upload, Unix ms.
+    pub last_seen_ms: Option<u64>,
+    /// Highest accepted nonce.
+    pub last_nonce: Option<u32>,
+    /// Uploads stored.
+    pub uploads: u64,
+    /// Samples stored.
+    pub samples: u64,
+    /// `own` (per-device key) or `fleet` (the compat key).
+    pub key: &'static str,
+}
+
+/// Per-codec counters of one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodecStats {
+    /// Core method code (`unknown` when the marker was not recognised).
+    pub method: String,
+    /// Packets received.
+    pub packets: u64,
+    /// Packets that failed to decode.
+    pub failed: u64,
+    /// Compressed bytes received.
+    pub bytes: u64,
+    /// Raw size of the values decoded.
+    pub original_bytes: u64,
+}
+
+/// One device with its statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceDetail {
+    /// The list fields.
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    /// Location from its registration.
+    pub location: Option<String>,
+    /// Description from its registration.
+    pub description: Option<String>,
+    /// When it was added, Unix ms.
+    pub created_ms: u64,
+    /// Identical resends answered as duplicates.
+    pub duplicates: u64,
+    /// Whether an AES key is configured.
+    pub has_aes_key: bool,
+    /// Packets per codec.
+    pub codecs: Vec<CodecStats>,
+}
+
+/// A time range of samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Inclusive start, Unix ms.
+    pub from_ms: u64,
+    /// Exclusive end, Unix ms.
+    pub to_ms: u64,
+    /// At most this many samples.
+    pub limit: usize,
+}
+
+/// A stored sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSample {
+    /// Unix ms (the device's clock, or the receive time when it had none).
+    pub t_ms: u64,
+    /// Whether `t_ms` comes from the device's clock.
+    pub device_time: bool,
+    /// The upload it came from.
+    pub upload_id: i64,
+    /// The packet index within that upload.
+    pub packet: usize,
+    /// Some values are approximations (semantic RLE).
+    pub approximate: bool,
+    /// `(register id, raw value)` in layout order.
+    pub registers: Vec<(u8, u16)>,
+}
+
+/// Totals over the whole store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StoreCounts {
+    /// Devices known.
+    pub devices: u64,
+    /// Uploads stored.
+    pub uploads: u64,
+    /// Samples stored.
+    pub samples: u64,
+}

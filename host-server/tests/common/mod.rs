@@ -1,0 +1,155 @@
+//! A real server on 127.0.0.1:0 with a temporary SQLite file, and helpers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::Path;
+
+use clap::Parser;
+use reqwest::StatusCode;
+use serde_json::Value;
+use solarwire_core::envelope::Keys;
+use solarwire_server::cli::{Cli, Command};
+use solarwire_server::serve::{Running, start};
+use solarwire_server::simulate::firmware::FirmwareDevice;
+use solarwire_server::store::DeviceKeys;
+use solarwire_server::store::sqlite::{database_path, open_for_admin};
+use tempfile::TempDir;
+
+/// The firmware's default register layout (Vac1, Iac1, Ipv1, Ipv2, Temp, Pac).
+pub const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
+
+pub struct Server {
+    pub url: String,
+    pub dir: TempDir,
+    pub client: reqwest::Client,
+    running: Option<Running>,
+}
+
+/// `solarwire serve` settings from command-line words.
+pub fn serve_args(extra: &[&str]) -> solarwire_server::config::ServeArgs {
+    let mut argv = vec!["solarwire", "serve", "--listen", "127.0.0.1:0"];
+    argv.extend_from_slice(extra);
+    match Cli::parse_from(argv).command {
+        Some(Command::Serve(args)) => args,
+        other => panic!("not a serve command: {other:?}"),
+    }
+}
+
+impl Server {
+    pub async fn start(extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), extra).await
+    }
+
+    pub async fn start_in(dir: TempDir, extra: &[&str]) -> Self {
+        let running = start(dir.path(), &serve_args(extra)).await.unwrap();
+        Self {
+            url: format!("http://{}", running.addr),
+            dir,
+            client: reqwest::Client::new(),
+            running: Some(running),
+        }
+    }
+
+    /// Stops the server, keeping its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+        self.dir
+    }
+
+    pub fn add_device_keys(&self, id: &str, keys: DeviceKeys) {
+        add_device_keys(self.dir.path(), id, keys);
+    }
+
+    /// Adds a device with a fresh random key and returns a firmware for it.
+    pub fn add_device(&self, id: &str) -> FirmwareDevice {
+        let keys = solarwire_server::keys::generate(false).unwrap();
+        let core = Keys::new(keys.hmac.as_ref().unwrap());
+        self.add_device_keys(id, keys);
+        FirmwareDevice::new(id, core, LAYOUT.to_vec())
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<String>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn db(&self) -> rusqlite::Connection {
+        db(self.dir.path())
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        count(self.dir.path(), table)
+    }
+
+    pub fn last_nonce(&self, device: &str) -> Option<u32> {
+        self.db()
+            .query_row(
+                "SELECT last_nonce FROM devices WHERE device_id = ?1",
+                [device],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+}
+
+pub fn add_device_keys(data_dir: &Path, id: &str, keys: DeviceKeys) {
+    assert!(
+        open_for_admin(data_dir)
+            .unwrap()
+            .add_device(id, &keys)
+            .unwrap()
+    );
+}
+
+pub fn db(data_dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(database_path(data_dir)).unwrap()
+}
+
+pub fn count(data_dir: &Path, table: &str) -> i64 {
+    db(data_dir)
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// A plausible reading row for the default layout, varying with `i`.
+pub fn row(i: u64) -> Vec<u16> {
+    let i = (i % 200) as u16;
+    vec![
+        2300 + i % 7,
+        52 + i % 3,
+        71 + i % 5,
+        69,
+        452 + i % 2,
+        1205 + 3 * i,
+    ]
+}
+
+/// The next sealed upload of `device`: three samples, times from `cycle`.
+pub fn next_upload(device: &mut FirmwareDevice, cycle: u64) -> (u32, String) {
+    let rows: Vec<Vec<u16>> = (0..3).map(|j| row(cycle * 3 + j)).collect();
+    let t = 1_763_884_800_000 + cycle * 15_000;
+    let packet = device.compress(&rows, t);
+    let json = device.upload_json(&[packet], t / 1000, 5);
+    let sealed = device.seal(&json).unwrap();
+    (sealed.nonce, sealed.body)
+}

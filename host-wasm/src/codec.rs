@@ -1,0 +1,185 @@
+//! Packets: `decodePacket`, the `TemporalState` class and `encodePacket`.
+
+use serde::Deserialize;
+use serde_bytes::ByteBuf;
+use solarwire_core::codec::{
+    self, DecodeOptions, TemporalState, encode_bit_packed, encode_dictionary, encode_semantic_rle,
+    encode_smart,
+};
+use wasm_bindgen::prelude::*;
+
+use crate::args::{arg, object_arg};
+use crate::error::{error, type_error};
+use crate::out::to_js;
+
+/// `DecodeOptions` in TypeScript.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DecodeOptionsArg {
+    expected_count: Option<usize>,
+    register_ids: Option<ByteBuf>,
+    max_values: Option<usize>,
+}
+
+/// Decodes `packet` with the options in `options` (an optional argument).
+fn decode_with(
+    packet: JsValue,
+    options: JsValue,
+    decode: impl FnOnce(&[u8], &DecodeOptions<'_>) -> Result<codec::Decoded, codec::CodecError>,
+) -> Result<JsValue, JsValue> {
+    let packet: ByteBuf = arg(packet, "packet")?;
+    let options = object_arg::<DecodeOptionsArg>(options, "options")?.unwrap_or_default();
+    let defaults = DecodeOptions::default();
+    let options = DecodeOptions {
+        expected_count: options.expected_count,
+        register_ids: options.register_ids.as_deref().map(Vec::as_slice),
+        max_values: options.max_values.unwrap_or(defaults.max_values),
+    };
+    to_js(&decode(&packet, &options).map_err(|e| error(&e))?)
+}
+
+/// Decodes one packet without temporal history (`Decoded`); a `0x71` delta
+/// needs a [`JsTemporalState`].
+#[wasm_bindgen(js_name = decodePacket, unchecked_return_type = "Decoded")]
+pub fn decode_packet(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] packet: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "DecodeOptions")] options: JsValue,
+) -> Result<JsValue, JsValue> {
+    decode_with(packet, options, codec::decode)
+}
+
+/// The device's temporal history ring, owned by the caller: feed it every
+/// packet of one device in order.
+#[wasm_bindgen(js_name = TemporalState)]
+#[derive(Default)]
+pub struct JsTemporalState(TemporalState);
+
+#[wasm_bindgen(js_class = TemporalState)]
+impl JsTemporalState {
+    /// The ring of a device that has just booted.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A ring whose latest slots hold `history` (oldest row first, one value
+    /// per id of `registerIds`); everything else is unknown.
+    #[wasm_bindgen(js_name = fromHistory)]
+    pub fn from_history(
+        #[wasm_bindgen(js_name = registerIds, unchecked_param_type = "Uint8Array | number[]")]
+        register_ids: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number[][]")] history: JsValue,
+    ) -> Result<Self, JsValue> {
+        let ids: ByteBuf = arg(register_ids, "registerIds")?;
+        let history: Vec<Vec<u16>> = arg(history, "history")?;
+        TemporalState::from_history(&ids, &history)
+            .map(Self)
+            .map_err(|e| error(&e))
+    }
+
+    /// Decodes the next packet of the stream and records it (`Decoded`); a
+    /// packet that fails still advances the ring, as on the device.
+    #[wasm_bindgen(unchecked_return_type = "Decoded")]
+    pub fn decode(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] packet: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "DecodeOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        decode_with(packet, options, |p, o| self.0.decode(p, o))
+    }
+
+    /// Records a packet that was never seen: its entries become unknown.
+    pub fn skip(
+        &mut self,
+        #[wasm_bindgen(js_name = registerIds, unchecked_optional_param_type = "Uint8Array | number[]")]
+        register_ids: JsValue,
+    ) -> Result<(), JsValue> {
+        let ids = arg::<Option<ByteBuf>>(register_ids, "registerIds")?;
+        self.0.skip(ids.as_deref().map(Vec::as_slice));
+        Ok(())
+    }
+
+    /// Encodes one call as the device does and records it in this ring:
+    /// `temporal` (the default) writes a base or a delta, `smart` is the
+    /// device's smart selection (which records the call whichever codec wins).
+    pub fn encode(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Uint16Array | number[]")] values: JsValue,
+        #[wasm_bindgen(js_name = registerIds, unchecked_param_type = "Uint8Array | number[]")]
+        register_ids: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "\"temporal\" | \"smart\"")] method: JsValue,
+    ) -> Result<Vec<u8>, JsValue> {
+        let method = arg::<Option<String>>(method, "method")?;
+        let (values, ids) = encoder_input(values, register_ids)?;
+        encode_stateful(
+            &mut self.0,
+            &values,
+            &ids,
+            method.as_deref().unwrap_or("temporal"),
+        )
+    }
+
+    /// Forgets all history (after a gap or reordering).
+    pub fn forget(&mut self) {
+        self.0.forget();
+    }
+
+    /// The ring as bytes, to persist it.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_bytes()
+    }
+
+    /// Restores a ring written by `toBytes`.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | number[]")] bytes: JsValue,
+    ) -> Result<Self, JsValue> {
+        let bytes: ByteBuf = arg(bytes, "bytes")?;
+        TemporalState::from_bytes(&bytes)
+            .map(Self)
+            .map_err(|e| error(&e))
+    }
+}
+
+/// Encodes register values as the device does. `registerIds` gives every
+/// value's id (the layout repeated per sample), needed by `semantic_rle`,
+/// `temporal` and `smart`; those two start from a freshly booted ring (use
+/// `TemporalState.encode` to carry one along).
+#[wasm_bindgen(js_name = encodePacket)]
+pub fn encode_packet(
+    #[wasm_bindgen(unchecked_param_type = "Uint16Array | number[]")] values: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "EncodeMethod")] method: JsValue,
+    #[wasm_bindgen(js_name = registerIds, unchecked_optional_param_type = "Uint8Array | number[]")]
+    register_ids: JsValue,
+) -> Result<Vec<u8>, JsValue> {
+    let method: String = arg(method, "method")?;
+    let (values, ids) = encoder_input(values, register_ids)?;
+    Ok(match method.as_str() {
+        "bit_packed" => encode_bit_packed(&values),
+        "dictionary" => encode_dictionary(&values),
+        "semantic_rle" => encode_semantic_rle(&values, &ids),
+        _ => return encode_stateful(&mut TemporalState::new(), &values, &ids, &method),
+    })
+}
+
+/// The encoders that advance a temporal ring.
+fn encode_stateful(
+    state: &mut TemporalState,
+    values: &[u16],
+    ids: &[u8],
+    method: &str,
+) -> Result<Vec<u8>, JsValue> {
+    match method {
+        "temporal" => Ok(state.encode(values, ids)),
+        "smart" => Ok(encode_smart(values, ids, state)),
+        other => Err(type_error("method", format!("unknown method {other:?}"))),
+    }
+}
+
+/// The values and register ids of an encoder call.
+fn encoder_input(values: JsValue, register_ids: JsValue) -> Result<(Vec<u16>, Vec<u8>), JsValue> {
+    let values: Vec<u16> = arg(values, "values")?;
+    let ids = arg::<Option<ByteBuf>>(register_ids, "registerIds")?.unwrap_or_default();
+    Ok((values, ids.into_vec()))
+}

@@ -1,0 +1,191 @@
+//! Whole upload bodies: `parseUpload`.
+
+use js_sys::Reflect;
+use serde::{Deserialize, Serialize};
+use solarwire_core::codec::Method;
+use solarwire_core::envelope::Nonce;
+use solarwire_core::inspect::ReadingInfo;
+use solarwire_core::registers::Profile;
+use solarwire_core::replay::{Freshness, LastAccepted};
+use solarwire_core::upload::{
+    Format, Limits, PacketOutcome, PacketReport, Request, Sample, StreamState, process,
+};
+use wasm_bindgen::prelude::*;
+
+use crate::args::{object_arg, optional_keys, text_or_bytes};
+use crate::error::{JsError, error, type_error};
+use crate::out::to_js;
+use crate::registers::profile;
+
+/// `UploadRequest` in TypeScript.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadRequestArg {
+    format: Option<Format>,
+    path_device_id: Option<String>,
+    /// Read by `optional_keys`, which checks its fields too.
+    #[serde(default, with = "serde_wasm_bindgen::preserve")]
+    keys: JsValue,
+    last_nonce: Option<u32>,
+    profile: Option<String>,
+    received_ms: Option<u64>,
+}
+
+/// `ParsedUpload` in TypeScript, but its `samples` (see [`samples`]).
+#[derive(Serialize)]
+struct ParsedUpload {
+    device_id: String,
+    nonce: Option<u32>,
+    freshness: Option<Freshness>,
+    packets: Vec<PacketJs>,
+}
+
+#[wasm_bindgen(module = "/src/samples.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = buildSamples)]
+    #[allow(clippy::too_many_arguments)] // one column each
+    fn build_samples(
+        t_ms: &[f64],
+        packet: &[u32],
+        approximate: &[u8],
+        counts: &[u32],
+        ids: &[u8],
+        raw: &[u16],
+        value: &[f64],
+        strings: &str,
+    ) -> JsValue;
+}
+
+/// The samples, each value converted by `profile`, as `Sample[]`: built in
+/// JS from flat columns (`samples.js` says why).
+fn samples(decoded: &[Sample], profile: &Profile) -> JsValue {
+    let readings: Vec<ReadingInfo> = decoded
+        .iter()
+        .flat_map(|s| {
+            s.registers
+                .iter()
+                .map(|&(id, raw)| ReadingInfo::new(profile, id, raw))
+        })
+        .collect();
+    let mut strings = String::with_capacity(readings.len() * 16);
+    for r in &readings {
+        for part in [&r.name, &r.unit, &r.text] {
+            strings.push_str(part);
+            strings.push('\0');
+        }
+    }
+    let column = |f: fn(&Sample) -> f64| decoded.iter().map(f).collect::<Vec<_>>();
+    build_samples(
+        // Unix ms as a JS number: exact below 2^53 (solarwire.d.ts).
+        &column(|s| s.t_ms.map_or(f64::NAN, |t| t as f64)),
+        &decoded.iter().map(|s| s.packet as u32).collect::<Vec<_>>(),
+        &decoded
+            .iter()
+            .map(|s| u8::from(s.approximate))
+            .collect::<Vec<_>>(),
+        &decoded
+            .iter()
+            .map(|s| s.registers.len() as u32)
+            .collect::<Vec<_>>(),
+        &readings.iter().map(|r| r.id).collect::<Vec<_>>(),
+        &readings.iter().map(|r| r.raw).collect::<Vec<_>>(),
+        &readings
+            .iter()
+            .map(|r| r.value.unwrap_or(f64::NAN))
+            .collect::<Vec<_>>(),
+        &strings,
+    )
+}
+
+/// `PacketReport` in TypeScript.
+#[derive(Serialize)]
+struct PacketJs {
+    index: usize,
+    method: Option<Method>,
+    size: usize,
+    original_size: usize,
+    values: usize,
+    samples: usize,
+    outcome: &'static str,
+    error: Option<ErrorJs>,
+}
+
+/// `PacketError` in TypeScript: what would have been thrown.
+#[derive(Serialize)]
+struct ErrorJs {
+    name: &'static str,
+    code: &'static str,
+    message: String,
+}
+
+impl From<&PacketReport> for PacketJs {
+    fn from(report: &PacketReport) -> Self {
+        let (outcome, error) = match &report.outcome {
+            PacketOutcome::Decoded => ("decoded", None),
+            PacketOutcome::Duplicate => ("duplicate", None),
+            PacketOutcome::Failed(e) => (
+                "failed",
+                Some(ErrorJs {
+                    name: e.name(),
+                    code: JsError::code(e),
+                    message: e.to_string(),
+                }),
+            ),
+        };
+        Self {
+            index: report.index,
+            method: report.method,
+            size: report.size,
+            original_size: report.original_size,
+            values: report.values,
+            samples: report.samples,
+            outcome,
+            error,
+        }
+    }
+}
+
+/// Opens, checks and decodes a device's request body (`ParsedUpload`):
+/// the device id, every sample converted to units, and a report per packet.
+/// A packet that fails is reported while the others still count; the whole
+/// upload is refused (thrown) only when the envelope, the body's shape or
+/// the replay check fails, or no packet decodes.
+#[wasm_bindgen(js_name = parseUpload, unchecked_return_type = "ParsedUpload")]
+pub fn parse_upload(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "UploadRequest")] request: JsValue,
+) -> Result<JsValue, JsValue> {
+    let body = text_or_bytes(body, "body")?;
+    let request = object_arg::<UploadRequestArg>(request, "request")?
+        .ok_or_else(|| type_error("request", "required"))?;
+    let keys = optional_keys(request.keys, "request.keys")?;
+    let profile = profile(request.profile.as_deref())?;
+    let mut last = request.last_nonce.map(|n| LastAccepted {
+        nonce: Nonce(n),
+        mac: None,
+    });
+    let core_request = Request {
+        format: request.format.unwrap_or(Format::Aggregated),
+        path_device_id: request.path_device_id.as_deref(),
+        keys: keys.as_ref(),
+        limits: Limits::default(),
+        received_ms: request.received_ms,
+    };
+    let processed =
+        process(&body, &core_request, &mut last, &mut StreamState::new()).map_err(|e| error(&e))?;
+    let (nonce, freshness) = processed.envelope.unzip();
+    let result = to_js(&ParsedUpload {
+        device_id: processed.device_id.0,
+        nonce: nonce.map(|n| n.0),
+        freshness,
+        packets: processed
+            .decoded
+            .packets
+            .iter()
+            .map(PacketJs::from)
+            .collect(),
+    })?;
+    let samples = samples(&processed.decoded.samples, profile);
+    Reflect::set(&result, &"samples".into(), &samples)?;
+    Ok(result)
+}
