@@ -471,4 +471,22 @@ mod tests {
         let packet = inspect("01 0c 06 90 00 34 04 70 45 1c 44 b5", None, profile);
         assert_eq!(packet.packets[0].values, [2304, 52, 71, 69, 452, 1205]);
     }
+
+    #[test]
+    fn readings_of_known_and_unknown_registers() {
+        let catalog = Catalog::builtin();
+        let profile = catalog.default_profile().unwrap();
+        let known = ReadingInfo::new(profile, 0, 2304);
+        assert_eq!(
+            (known.name.as_str(), known.value, known.text.as_str()),
+            ("Vac1", Some(230.4), "230.4V")
+        );
+        let converted = profile.convert(crate::registers::RegisterRef::Id(0), 2304);
+        assert_eq!(ReadingInfo::from(converted.unwrap()), known);
+        let unknown = ReadingInfo::new(profile, 42, 7);
+        assert_eq!(
+            (unknown.name.as_str(), unknown.value, unknown.text.as_str()),
+            ("#42", None, "7")
+        );
+    }
 }

@@ -24,6 +24,7 @@ mod error;
 mod inspect;
 mod out;
 mod registers;
+mod samples;
 mod upload;
 
 pub use codec::{JsTemporalState, decode_packet, encode_packet};

@@ -4,11 +4,9 @@ use js_sys::Reflect;
 use serde::{Deserialize, Serialize};
 use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
-use solarwire_core::inspect::ReadingInfo;
-use solarwire_core::registers::Profile;
 use solarwire_core::replay::{Freshness, LastAccepted};
 use solarwire_core::upload::{
-    Format, Limits, PacketOutcome, PacketReport, Request, Sample, StreamState, process,
+    Format, Limits, PacketOutcome, PacketReport, Request, StreamState, process,
 };
 use wasm_bindgen::prelude::*;
 
@@ -16,6 +14,7 @@ use crate::args::{object_arg, optional_keys, text_or_bytes};
 use crate::error::{JsError, error, type_error};
 use crate::out::to_js;
 use crate::registers::profile;
+use crate::samples::samples;
 
 /// `UploadRequest` in TypeScript.
 #[derive(Deserialize)]
@@ -31,70 +30,13 @@ struct UploadRequestArg {
     received_ms: Option<u64>,
 }
 
-/// `ParsedUpload` in TypeScript, but its `samples` (see [`samples`]).
+/// `ParsedUpload` in TypeScript, but its `samples` (see [`samples`](crate::samples)).
 #[derive(Serialize)]
 struct ParsedUpload {
     device_id: String,
     nonce: Option<u32>,
     freshness: Option<Freshness>,
     packets: Vec<PacketJs>,
-}
-
-#[wasm_bindgen(module = "/src/samples.js")]
-extern "C" {
-    #[wasm_bindgen(js_name = buildSamples)]
-    #[allow(clippy::too_many_arguments)] // one column each
-    fn build_samples(
-        t_ms: &[f64],
-        packet: &[u32],
-        approximate: &[u8],
-        counts: &[u32],
-        ids: &[u8],
-        raw: &[u16],
-        value: &[f64],
-        strings: &str,
-    ) -> JsValue;
-}
-
-/// The samples, each value converted by `profile`, as `Sample[]`: built in
-/// JS from flat columns (`samples.js` says why).
-fn samples(decoded: &[Sample], profile: &Profile) -> JsValue {
-    let readings: Vec<ReadingInfo> = decoded
-        .iter()
-        .flat_map(|s| {
-            s.registers
-                .iter()
-                .map(|&(id, raw)| ReadingInfo::new(profile, id, raw))
-        })
-        .collect();
-    let mut strings = String::with_capacity(readings.len() * 16);
-    for r in &readings {
-        for part in [&r.name, &r.unit, &r.text] {
-            strings.push_str(part);
-            strings.push('\0');
-        }
-    }
-    let column = |f: fn(&Sample) -> f64| decoded.iter().map(f).collect::<Vec<_>>();
-    build_samples(
-        // Unix ms as a JS number: exact below 2^53 (solarwire.d.ts).
-        &column(|s| s.t_ms.map_or(f64::NAN, |t| t as f64)),
-        &decoded.iter().map(|s| s.packet as u32).collect::<Vec<_>>(),
-        &decoded
-            .iter()
-            .map(|s| u8::from(s.approximate))
-            .collect::<Vec<_>>(),
-        &decoded
-            .iter()
-            .map(|s| s.registers.len() as u32)
-            .collect::<Vec<_>>(),
-        &readings.iter().map(|r| r.id).collect::<Vec<_>>(),
-        &readings.iter().map(|r| r.raw).collect::<Vec<_>>(),
-        &readings
-            .iter()
-            .map(|r| r.value.unwrap_or(f64::NAN))
-            .collect::<Vec<_>>(),
-        &strings,
-    )
 }
 
 /// `PacketReport` in TypeScript.
