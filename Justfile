@@ -8,7 +8,7 @@ default:
     @just --list
 
 # Run every check and test: the one command for CI and humans.
-test: fmt lint test-native test-wasm
+test: fmt lint test-native test-wasm test-python
 
 # Check formatting.
 fmt:
@@ -45,8 +45,8 @@ vectors: setup-oracle
     {{venv}}/bin/python spec-tests/tools/make_edge_vectors.py
     {{venv}}/bin/python spec-tests/tools/make_stream_vectors.py
 
-# Every benchmark: P1 and codec figures, then P3 for wasm (ratios against baselines measured in the same run).
-bench: bench-native bench-wasm
+# Every benchmark: P1 and codec figures, then P3 for wasm and Python (ratios against baselines measured in the same run).
+bench: bench-native bench-wasm bench-python
 
 # P1 (full processing vs HMAC alone), decode throughput per codec, compression ratios on real PV data.
 bench-native:
