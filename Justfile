@@ -30,6 +30,7 @@ check-core:
 # Core unit tests, property tests, every vector file, and the independent oracle.
 test-native: setup-oracle
     cargo test -p solarwire-core -p solarwire-spec
+    cargo test -q -p solarwire-spec --test vectors every_vector_file_passes -- --nocapture
     {{venv}}/bin/python spec-tests/oracle/check.py
 
 # Python virtualenv for the oracle (cryptography) — skips what is installed.
