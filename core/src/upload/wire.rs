@@ -312,3 +312,18 @@ fn metadata_from_value(v: &Value) -> Result<MetaAndLayout, UploadError> {
     };
     Ok((meta, layout))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec's example upload (§6.1), exactly as the firmware writes it.
+    const FIRMWARE: &str = r#"{"device_id":"ESP32_001","timestamp":1763884800,"data_type":"compressed_sensor_batch","total_samples":1,"sampling_interval":5,"register_mapping":{"0":"Vac1","1":"Iac1","2":"Ipv1","3":"Ipv2","4":"Temp","5":"Pac"},"compressed_data":[{"compressed_binary":"AQwSkAA0BHBFHES1kCA1BIBFHES8kBA1BIBGHFTE","decompression_metadata":{"method":"bitpack","register_count":6,"sample_count":3,"original_size_bytes":36,"compressed_size_bytes":30,"timestamp":2948203640,"register_layout":[0,1,5,6,7,9]},"performance_metrics":{"academic_ratio":0.833333313,"traditional_ratio":1.200000048,"compression_time_us":0,"savings_percent":16.66666794,"lossless_verified":false}}],"session_summary":{"total_original_bytes":36,"total_compressed_bytes":30,"overall_academic_ratio":0.833333313,"overall_savings_percent":16.66666794}}"#;
+
+    #[test]
+    fn the_firmware_shape_takes_the_typed_path() {
+        assert!(serde_json::from_str::<DeviceUpload<'_>>(FIRMWARE).is_ok());
+        let upload = parse(FIRMWARE.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(upload.packets[0].layout, Ok(alloc::vec![0, 1, 5, 6, 7, 9]));
+    }
+}
