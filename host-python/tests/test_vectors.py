@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from suites import FileError, failure
+from suites import FIELDS, FileError, failure
 
 PROJECT_VECTORS = Path(__file__).resolve().parents[2] / "spec-tests" / "vectors"
 
@@ -36,6 +36,8 @@ def cases() -> list[Any]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             suite, vectors = data["suite"], data["vectors"]
+            if suite not in FIELDS["suites"]:
+                raise ValueError(f"unknown suite {suite!r}")
         except (ValueError, KeyError, TypeError) as e:
             out.append(pytest.param(None, {"file_error": str(e)}, id=f"{name}:<file>"))
             continue

@@ -14,7 +14,7 @@ import { chromium } from "playwright-core";
 import { serve } from "../serve.mjs";
 import { firmwareUpload } from "./fixtures.mjs";
 import { reportProblems } from "./report.mjs";
-import { vectorFiles } from "./vector-files.mjs";
+import { vectorFields, vectorFiles } from "./vector-files.mjs";
 
 /** toolchain.md: Debian's chromium, without any network of its own. */
 const FLAGS = [
@@ -65,13 +65,12 @@ after(async () => {
 });
 
 test("every vector file passes in Chromium against the web build", async () => {
-  const files = vectorFiles();
-  const result = await page.evaluate(async (files) => {
+  const result = await page.evaluate(async ({ files, fields }) => {
     const api = await import("/pkg/web/solarwire_wasm.js");
     await api.default();
     const { runAll } = await import("/tests/run-vectors.mjs");
-    return runAll(api, files);
-  }, files);
+    return runAll(api, files, fields);
+  }, { files: vectorFiles(), fields: vectorFields() });
   reportProblems(result, "chromium");
 });
 

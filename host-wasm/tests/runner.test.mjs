@@ -7,9 +7,11 @@ import { createRequire } from "node:module";
 import { test } from "node:test";
 
 import { runAll } from "./run-vectors.mjs";
+import { vectorFields } from "./vector-files.mjs";
 
 const api = createRequire(import.meta.url)("../pkg/node/solarwire_wasm.js");
 const registerFile = new URL("../../spec-tests/vectors/firmware/register.json", import.meta.url);
+const fields = vectorFields();
 
 function file(name, json) {
   return { name, text: JSON.stringify(json) };
@@ -20,7 +22,7 @@ test("a wrong expectation fails its vector and the totals", () => {
   tampered.vectors[0].expect.text = "999.9V";
   tampered.vectors[1].error = "out_of_range";
   delete tampered.vectors[1].expect;
-  const result = runAll(api, [file("tampered", tampered)]);
+  const result = runAll(api, [file("tampered", tampered)], fields);
   assert.equal(result.failed, 2);
   assert.equal(result.passed, tampered.vectors.length - 2);
   assert.deepEqual(
@@ -33,11 +35,15 @@ test("a wrong expectation fails its vector and the totals", () => {
 
 test("unknown fields, unknown suites and bad JSON make the file fail", () => {
   const typo = { suite: "register", vectors: [{ id: "x", register: "REG_VAC1", raw: 1, expct: {} }] };
-  const result = runAll(api, [
-    file("typo", typo),
-    file("suite", { suite: "registers", vectors: [] }),
-    { name: "not-json", text: "{" },
-  ]);
+  const result = runAll(
+    api,
+    [
+      file("typo", typo),
+      file("suite", { suite: "registers", vectors: [] }),
+      { name: "not-json", text: "{" },
+    ],
+    fields,
+  );
   assert.deepEqual(
     result.files.map((f) => [f.failed, Boolean(f.error)]),
     [

@@ -63,29 +63,18 @@ pub(crate) fn opt_bool(v: &Vector, key: &str) -> Result<Option<bool>, FileError>
 }
 
 pub(crate) fn u16_list(value: &Value, what: &str) -> Result<Vec<u16>, FileError> {
-    let bad = || FileError::new(format!("{what} must be a list of u16"));
-    value
-        .as_array()
-        .ok_or_else(bad)?
-        .iter()
-        .map(|x| {
-            x.as_u64()
-                .and_then(|x| u16::try_from(x).ok())
-                .ok_or_else(bad)
-        })
-        .collect()
+    int_list(value, what, "u16")
 }
 
 pub(crate) fn u8_list(value: &Value, what: &str) -> Result<Vec<u8>, FileError> {
-    let bad = || FileError::new(format!("{what} must be a list of u8"));
-    value
-        .as_array()
-        .ok_or_else(bad)?
+    int_list(value, what, "u8")
+}
+
+fn int_list<T: TryFrom<u64>>(value: &Value, what: &str, ty: &str) -> Result<Vec<T>, FileError> {
+    let bad = || FileError::new(format!("{what} must be a list of {ty}"));
+    let items = value.as_array().ok_or_else(bad)?;
+    items
         .iter()
-        .map(|x| {
-            x.as_u64()
-                .and_then(|x| u8::try_from(x).ok())
-                .ok_or_else(bad)
-        })
+        .map(|x| x.as_u64().and_then(|x| T::try_from(x).ok()).ok_or_else(bad))
         .collect()
 }

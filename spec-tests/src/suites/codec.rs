@@ -11,11 +11,7 @@ use super::{Suite, Verdict};
 use crate::FileError;
 use crate::input::{Vector, hex, opt_str, to_hex, u8_list, u16_list};
 
-pub(super) static SUITE: Suite = Suite {
-    fields: &["packet_hex", "sequence", "encode"],
-    run,
-    compare,
-};
+pub(super) static SUITE: Suite = Suite { run, compare };
 
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let mut state = match v.get("state") {

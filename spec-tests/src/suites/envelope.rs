@@ -9,13 +9,6 @@ use crate::FileError;
 use crate::input::{Vector, hex_field, opt_hex, opt_u64, str_field, to_hex};
 
 pub(super) static SUITE: Suite = Suite {
-    fields: &[
-        "envelope",
-        "hmac_key_hex",
-        "aes_key_hex",
-        "aes_iv_hex",
-        "last_nonce",
-    ],
     run,
     compare: equal,
 };

@@ -7,11 +7,7 @@ use super::{Suite, Verdict};
 use crate::FileError;
 use crate::input::{Vector, opt_str};
 
-pub(super) static SUITE: Suite = Suite {
-    fields: &["register", "raw", "profile"],
-    run,
-    compare,
-};
+pub(super) static SUITE: Suite = Suite { run, compare };
 
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let catalog = Catalog::builtin();

@@ -8,19 +8,7 @@ use super::{Suite, Verdict};
 use crate::FileError;
 use crate::input::{Vector, hex_field, opt_bool, opt_u64};
 
-pub(super) static SUITE: Suite = Suite {
-    fields: &[
-        "payload_hex",
-        "nonce",
-        "hmac_key_hex",
-        "aes_key_hex",
-        "aes_iv_hex",
-        "encrypt",
-        "compressed",
-    ],
-    run,
-    compare,
-};
+pub(super) static SUITE: Suite = Suite { run, compare };
 
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let nonce = opt_u64(v, "nonce")?

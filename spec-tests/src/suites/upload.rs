@@ -9,19 +9,7 @@ use super::{Suite, Verdict};
 use crate::FileError;
 use crate::input::{Vector, opt_str, str_field};
 
-pub(super) static SUITE: Suite = Suite {
-    fields: &[
-        "body",
-        "format",
-        "path_device_id",
-        "hmac_key_hex",
-        "aes_key_hex",
-        "aes_iv_hex",
-        "last_nonce",
-    ],
-    run,
-    compare,
-};
+pub(super) static SUITE: Suite = Suite { run, compare };
 
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let format = Format::from_code(str_field(v, "format")?)
