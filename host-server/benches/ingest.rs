@@ -8,7 +8,8 @@
 //! pre-sealed uploads in nonce order (`ingest.lua`).
 //!
 //! Settings: `SOLARWIRE_BENCH_SECONDS` (default 8) per measurement,
-//! `SOLARWIRE_BENCH_UPLOADS` (default 25000) pre-sealed uploads per device.
+//! `SOLARWIRE_BENCH_UPLOADS` (default 25000) pre-sealed uploads per device,
+//! `SOLARWIRE_BENCH_DEVICES` (default 16) devices = connections = wrk threads.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,7 +24,6 @@ use solarwire_server::simulate::inverter::Inverter;
 use solarwire_server::store::sqlite::{database_path, open_for_admin};
 use warp::Filter;
 
-const DEVICES: usize = 16;
 const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -34,11 +34,11 @@ fn setting(name: &str, default: u64) -> u64 {
 }
 
 /// One upload file per device: its id, then one sealed body per line.
-fn prepare(data: &Path, uploads: &Path, per_device: u64) {
+fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
     std::fs::create_dir_all(uploads).unwrap();
     let admin = open_for_admin(data).unwrap();
     let start_ms = 1_763_884_800_000u64;
-    for d in 0..DEVICES {
+    for d in 0..devices {
         let id = format!("BENCH_{d:02}");
         let keys = solarwire_server::keys::generate(false).unwrap();
         let mut device = FirmwareDevice::new(
@@ -77,10 +77,10 @@ struct Wrk {
     p99_us: u64,
 }
 
-fn wrk(addr: SocketAddr, uploads: &Path, seconds: u64) -> Wrk {
+fn wrk(addr: SocketAddr, uploads: &Path, devices: usize, seconds: u64) -> Wrk {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/ingest.lua");
     let out = Command::new("wrk")
-        .args(["-t", &DEVICES.to_string(), "-c", &DEVICES.to_string()])
+        .args(["-t", &devices.to_string(), "-c", &devices.to_string()])
         .args(["-d", &format!("{seconds}s"), "--latency", "-s"])
         .arg(&script)
         .arg(format!("http://{addr}"))
@@ -115,7 +115,7 @@ fn wrk(addr: SocketAddr, uploads: &Path, seconds: u64) -> Wrk {
 }
 
 /// The baseline: a bare warp handler that reads the body and answers 200.
-fn baseline(uploads: &Path, seconds: u64) -> Wrk {
+fn baseline(uploads: &Path, devices: usize, seconds: u64) -> Wrk {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -129,7 +129,7 @@ fn baseline(uploads: &Path, seconds: u64) -> Wrk {
         .and(warp::body::bytes())
         .map(|_: String, _: bytes::Bytes| warp::reply::json(&json!({ "success": true })));
     runtime.spawn(warp::serve(route).incoming(listener).run());
-    let result = wrk(addr, uploads, seconds);
+    let result = wrk(addr, uploads, devices, seconds);
     runtime.shutdown_background();
     result
 }
@@ -153,7 +153,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn real(data: &Path, uploads: &Path, seconds: u64) -> (Wrk, u64, u64) {
+fn real(data: &Path, uploads: &Path, devices: usize, seconds: u64) -> (Wrk, u64, u64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -173,7 +173,7 @@ fn real(data: &Path, uploads: &Path, seconds: u64) -> (Wrk, u64, u64) {
     while std::net::TcpStream::connect(addr).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let result = wrk(addr, uploads, seconds);
+    let result = wrk(addr, uploads, devices, seconds);
     let rss = peak_rss_kib(server.0.id());
     drop(server); // SIGKILL: what was acknowledged must be in the database.
     let stored: u64 = rusqlite::Connection::open(database_path(data))
@@ -187,6 +187,7 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing to filter here.
     let seconds = setting("SOLARWIRE_BENCH_SECONDS", 8);
     let per_device = setting("SOLARWIRE_BENCH_UPLOADS", 25_000);
+    let devices = usize::try_from(setting("SOLARWIRE_BENCH_DEVICES", 16)).unwrap_or(16);
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     std::fs::create_dir_all(&target).unwrap();
     let work = tempfile::Builder::new()
@@ -195,19 +196,19 @@ fn main() {
         .unwrap();
     let data = work.path().join("data");
     let uploads: PathBuf = work.path().join("uploads");
-    eprintln!("sealing {per_device} uploads for each of {DEVICES} devices …");
-    prepare(&data, &uploads, per_device);
+    eprintln!("sealing {per_device} uploads for each of {devices} devices …");
+    prepare(&data, &uploads, devices, per_device);
 
     eprintln!("baseline: bare warp handler, {seconds} s …");
-    let bare = baseline(&uploads, seconds);
+    let bare = baseline(&uploads, devices, seconds);
     eprintln!("real ingest path, {seconds} s …");
-    let (ingest, stored, rss_kib) = real(&data, &uploads, seconds);
+    let (ingest, stored, rss_kib) = real(&data, &uploads, devices, seconds);
 
     let accepted_per_s = stored as f64 / seconds as f64;
     let ratio = accepted_per_s / bare.requests_per_s;
     let report = json!({
         "seconds": seconds,
-        "devices": DEVICES,
+        "devices": devices,
         "baseline_requests_per_s": bare.requests_per_s,
         "baseline_p50_us": bare.p50_us,
         "baseline_p99_us": bare.p99_us,
@@ -236,7 +237,7 @@ fn main() {
     )
     .unwrap();
     assert!(
-        stored >= ingest.ok.min(per_device * DEVICES as u64),
+        stored >= ingest.ok.min(per_device * devices as u64),
         "acknowledged uploads missing after SIGKILL"
     );
 }

@@ -36,8 +36,14 @@ pub struct AppState {
     pub live: LiveHub,
     /// Whether stored uploads are published to MQTT.
     pub mqtt_enabled: bool,
-    /// Token enabling the admin API.
-    pub admin_token: Option<String>,
+    /// Users, access tokens, API keys and the break-glass admin token.
+    pub auth: Arc<crate::auth::Auth>,
+    /// Access, query, retention and alert settings.
+    pub policy: crate::policy::PolicyArgs,
+    /// Refused uploads per device.
+    pub rejections: crate::rejections::Rejections,
+    /// Alert rules and open alerts.
+    pub alerts: Arc<crate::alerts::AlertEngine>,
     /// Where the data lives.
     pub data_dir: PathBuf,
 }

@@ -35,8 +35,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_ALLOW_UNSIGNED_LEGACY")]
     pub allow_unsigned_legacy: bool,
 
-    /// Bearer token that enables the admin API (device add, rotate-key,
-    /// remove, nonce reset over HTTP). Without it those routes answer 403.
+    /// Break-glass bearer token with admin rights, for recovery when no
+    /// admin user can log in. Prefer users (`solarwire user add`) and API
+    /// keys; every use of this token is logged.
     #[arg(long, env = "SOLARWIRE_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 
@@ -75,6 +76,10 @@ pub struct ServeArgs {
     /// Uploads waiting for the writer before requests get 503.
     #[arg(long, env = "SOLARWIRE_WRITE_QUEUE", default_value_t = 8192)]
     pub write_queue: usize,
+
+    /// Access, query, retention and alert settings.
+    #[command(flatten)]
+    pub policy: crate::policy::PolicyArgs,
 
     /// Uploads committed together in one transaction at most.
     #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]

@@ -35,11 +35,20 @@ pub async fn ingest(
     route: Route,
     body: Bytes,
 ) -> Result<IngestOutcome, ApiError> {
+    let device = match &route {
+        Route::Aggregated(device) => Some(device.clone()),
+        Route::Legacy => None,
+    };
     let result = run(state, route, body).await;
     match &result {
         Ok(IngestOutcome::Stored(summary)) => state.telemetry.stored(summary),
         Ok(IngestOutcome::Duplicate(_)) => state.telemetry.duplicate(),
-        Err(e) => state.telemetry.rejected(e.code),
+        Err(e) => {
+            state.telemetry.rejected(e.code);
+            if let Some(device) = &device {
+                state.rejections.record(device, e.code);
+            }
+        }
     }
     result
 }

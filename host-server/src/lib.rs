@@ -17,7 +17,9 @@
 //! and the mapping of errors to HTTP.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -27,9 +29,13 @@ pub mod ingest;
 pub mod keys;
 pub mod live;
 pub mod mqtt;
+pub mod policy;
+pub mod query;
 pub mod ratelimit;
 pub mod readings;
+pub mod rejections;
 pub mod reply;
+pub mod retention;
 pub mod serve;
 pub mod simulate;
 pub mod store;

@@ -44,6 +44,15 @@ impl LiveHub {
     pub fn has_clients(&self) -> bool {
         self.ws.receiver_count() > 0
     }
+
+    /// Sends a message about `device_id` (an alert, a status change) to the clients.
+    pub fn publish(&self, device_id: &str, json: String) {
+        // No client listening is fine: nobody missed it.
+        let _ = self.ws.send(LiveMessage {
+            device_id: device_id.into(),
+            json: json.into(),
+        });
+    }
 }
 
 /// Where committed uploads go.
@@ -85,7 +94,7 @@ pub async fn fan_out(mut committed: mpsc::Receiver<Committed>, outputs: Outputs)
     }
 }
 
-/// `{"type": "samples", "device_id", "upload_id", "nonce", "received_ms", "samples": […]}`.
+/// `{"type": "sample", "device_id", "upload_id", "nonce", "received_ms", "samples": […]}`.
 fn samples_message(c: &Committed) -> Value {
     let samples: Vec<Value> = c
         .samples
@@ -102,7 +111,7 @@ fn samples_message(c: &Committed) -> Value {
         })
         .collect();
     json!({
-        "type": "samples",
+        "type": "sample",
         "device_id": c.summary.device_id,
         "upload_id": c.summary.upload_id,
         "nonce": c.summary.nonce,

@@ -9,19 +9,21 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use solarwire_core::envelope::Keys;
 use solarwire_core::upload::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::alerts::AlertEngine;
 use crate::app::AppState;
 use crate::config::ServeArgs;
+use crate::http::peer::PeerAddr;
 use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
 use crate::mqtt::MqttPublisher;
@@ -101,9 +103,13 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let (events, committed) = mpsc::channel(LIVE_QUEUE);
     let mqtt_enabled = mqtt.is_some();
     let listening = hub.clone();
+    let has_rules = Arc::new(AtomicBool::new(false));
+    let judged = has_rules.clone();
     let sink = CommitSink {
         events,
-        wanted: Arc::new(move || mqtt_enabled || listening.has_clients()),
+        wanted: Arc::new(move || {
+            mqtt_enabled || listening.has_clients() || judged.load(Ordering::Relaxed)
+        }),
     };
     let limits = Limits {
         max_packets: args.max_packets,
@@ -118,9 +124,23 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
     let store: Arc<dyn crate::store::Store> = Arc::new(store);
     let keys = Arc::new(KeyRing::new(store.clone(), fleet.clone()));
+    let alerts = AlertEngine::start(
+        store.clone(),
+        hub.clone(),
+        args.policy.upload_interval,
+        args.policy.alert_rules.as_deref(),
+        has_rules,
+    )
+    .await?;
+    let (judged, for_outputs) = mpsc::channel(LIVE_QUEUE);
     let mut background = vec![
+        tokio::spawn(crate::alerts::observe(committed, alerts.clone(), judged)),
+        tokio::spawn(crate::alerts::watch(
+            alerts.clone(),
+            args.policy.alert_interval,
+        )),
         tokio::spawn(fan_out(
-            committed,
+            for_outputs,
             Outputs {
                 hub: hub.clone(),
                 mqtt,
@@ -129,6 +149,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         )),
         tokio::spawn(keys.clone().watch(Duration::from_secs(1))),
     ];
+    let secret = crate::auth::jwt::load_secret(args.policy.jwt_secret.as_deref(), data_dir)?;
     let state = Arc::new(AppState {
         store,
         keys,
@@ -141,7 +162,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         telemetry,
         live: hub,
         mqtt_enabled,
-        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        auth: Arc::new(crate::auth::Auth::new(
+            &secret,
+            args.policy.login_rate,
+            args.admin_token.clone(),
+        )),
+        policy: args.policy.clone(),
+        rejections: crate::rejections::Rejections::default(),
+        alerts,
         data_dir: data_dir.to_path_buf(),
     });
     if state.rate.is_some() {
@@ -156,6 +184,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
             }
         }));
     }
+    background.push(tokio::spawn(crate::auth::upkeep(
+        state.auth.clone(),
+        state.store.clone(),
+    )));
+    background.push(tokio::spawn(crate::retention::run(
+        state.store.clone(),
+        state.policy.clone(),
+    )));
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -200,9 +236,9 @@ async fn accept_loop(
             },
             _ = stop.changed() => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, do not spin.
                     tracing::warn!(error = %e, "accept failed");
@@ -213,7 +249,12 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(warp::service(filter.clone()));
+        let warp_service = warp::service(filter.clone());
+        // Each request carries its client address (login limits per address).
+        let service = hyper::service::service_fn(move |mut request| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            tower_service::Service::call(&mut warp_service.clone(), request)
+        });
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;

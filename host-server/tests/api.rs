@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use solarwire_core::envelope::Keys;
 use solarwire_server::simulate::firmware::FirmwareDevice;
+use solarwire_server::store::access::Scope;
 
 #[tokio::test]
 async fn devices_samples_and_health_can_be_read() {
@@ -124,11 +125,12 @@ async fn devices_samples_and_health_can_be_read() {
 #[tokio::test]
 async fn the_admin_api_manages_devices_with_a_token() {
     let server = Server::start(&["--admin-token", "s3cret"]).await;
+    // The break-glass token: admin rights without a user.
     let admin = |req: reqwest::RequestBuilder| req.bearer_auth("s3cret").send();
     let url = |p: &str| format!("{}{p}", server.url);
 
     let r = server
-        .client
+        .anon
         .post(url("/api/v1/devices"))
         .json(&json!({"device_id": "A1"}))
         .send()
@@ -137,7 +139,7 @@ async fn the_admin_api_manages_devices_with_a_token() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = admin(
         server
-            .client
+            .anon
             .post(url("/api/v1/devices"))
             .json(&json!({"device_id": "A1"})),
     )
@@ -150,7 +152,7 @@ async fn the_admin_api_manages_devices_with_a_token() {
         .to_owned();
     let r = admin(
         server
-            .client
+            .anon
             .post(url("/api/v1/devices"))
             .json(&json!({"device_id": "A1"})),
     )
@@ -172,14 +174,14 @@ async fn the_admin_api_manages_devices_with_a_token() {
         server.post("/aggregated/A1", again.clone()).await.0,
         StatusCode::CONFLICT
     );
-    let r = admin(server.client.delete(url("/api/v1/devices/A1/nonce")))
+    let r = admin(server.anon.delete(url("/api/v1/devices/A1/nonce")))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(server.post("/aggregated/A1", again).await.0, StatusCode::OK);
 
     // Rotation: the old key stops verifying.
-    let r = admin(server.client.post(url("/api/v1/devices/A1/rotate-key")))
+    let r = admin(server.anon.post(url("/api/v1/devices/A1/rotate-key")))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -198,7 +200,7 @@ async fn the_admin_api_manages_devices_with_a_token() {
     let (_, fresh) = next_upload(&mut rekeyed, 3);
     assert_eq!(server.post("/aggregated/A1", fresh).await.0, StatusCode::OK);
 
-    let r = admin(server.client.delete(url("/api/v1/devices/A1")))
+    let r = admin(server.anon.delete(url("/api/v1/devices/A1")))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -214,16 +216,19 @@ async fn the_admin_api_manages_devices_with_a_token() {
     );
     server.stop().await;
 
+    // Without the token, a read-scoped key may read but not manage devices.
     let off = Server::start(&[]).await;
+    let viewer = common::add_api_key(off.dir.path(), Scope::Read, None);
     let r = off
-        .client
+        .anon
         .post(format!("{}/api/v1/devices", off.url))
+        .header("x-api-key", &viewer)
         .json(&json!({"device_id": "B"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(r.json::<Value>().await.unwrap()["error"], "admin_disabled");
+    assert_eq!(r.json::<Value>().await.unwrap()["error"], "forbidden");
     off.stop().await;
 }
 

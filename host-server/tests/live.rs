@@ -40,7 +40,11 @@ async fn next_text(
             .expect("WebSocket closed")
             .unwrap();
         if let Message::Text(text) = msg {
-            return serde_json::from_str(&text).unwrap();
+            let value: Value = serde_json::from_str(&text).unwrap();
+            // Status changes (a device coming online) interleave; these tests want the rest.
+            if value["type"] != "device_status" {
+                return value;
+            }
         }
     }
 }
@@ -51,12 +55,14 @@ async fn websocket_clients_receive_samples_stored_after_they_connect() {
     let mut d1 = server.add_device("D1");
     let mut d2 = server.add_device("D2");
     let ws_url = server.url.replace("http://", "ws://");
-    let (mut only_d1, _) = tokio_tungstenite::connect_async(format!("{ws_url}/ws?device=D1"))
-        .await
-        .unwrap();
-    let (mut all, _) = tokio_tungstenite::connect_async(format!("{ws_url}/ws"))
-        .await
-        .unwrap();
+    let (mut only_d1, _) =
+        tokio_tungstenite::connect_async(format!("{ws_url}/ws?device=D1&api_key={}", server.key))
+            .await
+            .unwrap();
+    let (mut all, _) =
+        tokio_tungstenite::connect_async(format!("{ws_url}/ws?api_key={}", server.key))
+            .await
+            .unwrap();
     assert_eq!(next_text(&mut only_d1).await["type"], "hello");
     assert_eq!(next_text(&mut all).await["type"], "hello");
 
@@ -71,7 +77,7 @@ async fn websocket_clients_receive_samples_stored_after_they_connect() {
     }
     for id in &ids {
         let msg = next_text(&mut only_d1).await;
-        assert_eq!(msg["type"], "samples");
+        assert_eq!(msg["type"], "sample");
         assert_eq!(msg["device_id"], "D1", "the filter lets only D1 through");
         assert_eq!(&msg["upload_id"], id);
         let samples = msg["samples"].as_array().unwrap();
@@ -89,7 +95,9 @@ async fn websocket_clients_receive_samples_stored_after_they_connect() {
     assert_eq!(status["websocket"]["clients"], 2);
 
     // A bad filter is refused before the upgrade.
-    let bad = tokio_tungstenite::connect_async(format!("{ws_url}/ws?device=a/b")).await;
+    let bad =
+        tokio_tungstenite::connect_async(format!("{ws_url}/ws?device=a/b&api_key={}", server.key))
+            .await;
     assert!(bad.is_err());
     server.stop().await;
 }

@@ -1,7 +1,10 @@
 //! The `solarwire` command line: one binary for the server and its tools.
 
 mod device;
+mod generate;
 mod simulate;
+mod tools;
+mod user;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,6 +52,17 @@ pub enum Command {
     Device(device::DeviceCommand),
     /// Simulated inverters uploading like the firmware: the demo and the load tool.
     Simulate(crate::simulate::SimulateArgs),
+    /// Explain an envelope, upload body or packet (file or stdin).
+    Inspect(tools::InspectArgs),
+    /// Seal a payload into an envelope as the firmware does.
+    Seal(tools::SealArgs),
+    /// Print fresh random keys.
+    Keygen(tools::KeygenArgs),
+    /// Add, list, re-password or remove dashboard and API users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Store days of simulated fleet history (benchmarks, demos; server stopped).
+    GenerateHistory(generate::GenerateArgs),
 }
 
 /// Parses the command line and runs it.
@@ -60,6 +74,11 @@ pub fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(cli.data_dir, args),
         Some(Command::Device(cmd)) => device::run(&cli.data_dir, cmd),
         Some(Command::Simulate(args)) => simulate::run(&cli.data_dir, &args),
+        Some(Command::Inspect(args)) => tools::run_inspect(&args),
+        Some(Command::Seal(args)) => tools::run_seal(&args),
+        Some(Command::Keygen(args)) => tools::run_keygen(&args),
+        Some(Command::User(cmd)) => user::run(&cli.data_dir, cmd),
+        Some(Command::GenerateHistory(args)) => generate::run(&cli.data_dir, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
-//! `/api/v1`: reading devices and their samples, and the admin routes
-//! (enabled by `--admin-token`) that manage devices over HTTP.
+//! `/api/v1`: reading devices and their samples (viewers), and the admin
+//! routes that manage devices over HTTP.
 
 use std::sync::Arc;
 
@@ -11,8 +11,10 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, respond};
+use super::guard::gate;
 use super::{device_path, with_state};
 use crate::app::AppState;
+use crate::auth::Access;
 use crate::readings::{SampleMeta, register_ids, sample_json};
 use futures_util::future::BoxFuture;
 
@@ -24,41 +26,31 @@ const MAX_LIMIT: usize = 10_000;
 
 /// Every `/api/v1/devices…` route except uploads.
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let list = warp::path!("api" / "v1" / "devices")
-        .and(warp::get())
-        .and(with_state(state))
-        .then(|st: Arc<AppState>| async move {
-            respond(
-                st.store
-                    .devices()
-                    .await
-                    .map_err(ApiError::internal)
-                    .map(|d| warp::reply::json(&json!({ "devices": d }))),
-            )
-        });
     let show = device_path()
         .and(warp::path::end())
         .and(warp::get())
+        .and(gate(state, Access::Read))
         .and(with_state(state))
         .then(|id: String, st: Arc<AppState>| async move { respond(show(&st, &id).await) });
     let latest = device_path()
         .and(warp::path!("latest"))
         .and(warp::get())
+        .and(gate(state, Access::Read))
         .and(with_state(state))
         .then(|id: String, st: Arc<AppState>| async move { respond(latest(&st, &id).await) });
     let history = device_path()
         .and(warp::path!("history"))
         .and(warp::get())
+        .and(gate(state, Access::Read))
         .and(warp::query::<HistoryParams>())
+        .and(warp::header::optional::<String>("accept"))
         .and(with_state(state))
         .then(
-            |id: String, q: HistoryParams, st: Arc<AppState>| async move {
-                respond(history(&st, &id, q).await)
+            |id: String, q: HistoryParams, accept: Option<String>, st: Arc<AppState>| async move {
+                respond(history(&st, &id, q, accept.as_deref()).await)
             },
         );
-    list.or(show)
-        .unify()
-        .or(latest)
+    show.or(latest)
         .unify()
         .or(history)
         .unify()
@@ -88,10 +80,17 @@ fn admin_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::path::end())
         .and(warp::delete())
         .and(admin(state))
+        .and(warp::query::<RemoveOptions>())
         .and(with_state(state))
-        .then(|id: String, st: Arc<AppState>| async move {
-            respond(change(&st, &id, "removed", |s, id| s.remove_device(id)).await)
-        });
+        .then(
+            |id: String, o: RemoveOptions, st: Arc<AppState>| async move {
+                respond(if o.keep_data {
+                    change(&st, &id, "retired", |s, id| s.retire_device(id)).await
+                } else {
+                    change(&st, &id, "removed", |s, id| s.remove_device(id)).await
+                })
+            },
+        );
     let reset = device_path()
         .and(warp::path!("nonce"))
         .and(warp::delete())
@@ -109,37 +108,9 @@ fn admin_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// Passes requests bearing the admin token; 403 when the admin API is off.
+/// Passes admins: users, admin-scoped API keys, the break-glass token.
 fn admin(state: &Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    let token = state.admin_token.clone();
-    warp::header::optional::<String>("authorization")
-        .and_then(move |given: Option<String>| {
-            let token = token.clone();
-            async move {
-                let Some(token) = token else {
-                    return Err(warp::reject::custom(ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        "admin_disabled",
-                        "the admin API is off: start the server with --admin-token, or use `solarwire device`",
-                    )));
-                };
-                let given = given.as_deref().and_then(|h| h.strip_prefix("Bearer "));
-                if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-                    Ok(())
-                } else {
-                    Err(warp::reject::custom(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "unauthorized",
-                        "a valid admin bearer token is required",
-                    )))
-                }
-            }
-        })
-        .untuple_one()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    gate(state, Access::Admin)
 }
 
 fn checked(id: &str) -> Result<(), ApiError> {
@@ -190,16 +161,23 @@ async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
     ))
 }
 
-/// `from`/`to` in Unix ms (`to` exclusive), `registers` a comma list, `limit`.
+/// `from`/`to` in Unix ms (`to` exclusive), `registers` a comma list,
+/// `limit`, `format=csv` (or `Accept: text/csv`).
 #[derive(Debug, Deserialize)]
 struct HistoryParams {
     from: Option<u64>,
     to: Option<u64>,
     registers: Option<String>,
     limit: Option<usize>,
+    format: Option<String>,
 }
 
-async fn history(state: &AppState, id: &str, q: HistoryParams) -> Result<impl Reply, ApiError> {
+async fn history(
+    state: &AppState,
+    id: &str,
+    q: HistoryParams,
+    accept: Option<&str>,
+) -> Result<Response, ApiError> {
     checked(id)?;
     let wanted = q
         .registers
@@ -231,6 +209,9 @@ async fn history(state: &AppState, id: &str, q: HistoryParams) -> Result<impl Re
             s.registers.retain(|(r, _)| wanted.contains(r));
         }
     }
+    if crate::query::csv::wanted(q.format.as_deref(), accept) {
+        return Ok(super::queries::history_csv(id, &samples));
+    }
     let samples: Vec<Value> = samples.iter().map(sample_value).collect();
     Ok(warp::reply::json(&json!({
         "device_id": id,
@@ -238,7 +219,8 @@ async fn history(state: &AppState, id: &str, q: HistoryParams) -> Result<impl Re
         "to": query.to_ms,
         "count": samples.len(),
         "samples": samples,
-    })))
+    }))
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,6 +229,14 @@ struct NewDevice {
     device_id: String,
     #[serde(default)]
     aes: bool,
+}
+
+/// `keep_data=true` retires the device (keys erased, uploads refused,
+/// data kept); otherwise its data is deleted with it.
+#[derive(Debug, Deserialize)]
+struct RemoveOptions {
+    #[serde(default)]
+    keep_data: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,10 +1,19 @@
 //! The HTTP surface: warp filters, one error shape, bounded bodies.
 
+mod accounts;
+mod alerts;
 mod api;
+mod auth;
 pub mod body;
+mod dashboard;
 mod devices;
 pub mod error;
+mod fleet;
+mod guard;
+mod headers;
 mod ops;
+pub mod peer;
+mod queries;
 mod ws;
 
 use std::convert::Infallible;
@@ -15,19 +24,40 @@ use warp::reply::Response;
 
 use crate::app::AppState;
 
-/// Every route, with rejections mapped to the JSON error shape.
+/// Every route, with rejections mapped to the JSON error shape and the
+/// security (and configured CORS) headers on every response.
 pub fn routes(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    devices::routes(state)
+    let cors = headers::Cors::new(&state.policy.cors_origins);
+    let routes = devices::routes(state)
+        .or(fleet::routes(state))
+        .unify()
         .or(api::routes(state))
+        .unify()
+        .or(queries::routes(state))
+        .unify()
+        .or(auth::routes(state))
+        .unify()
+        .or(accounts::routes(state))
+        .unify()
+        .or(alerts::routes(state))
         .unify()
         .or(ops::routes(state))
         .unify()
         .or(ws::routes(state))
         .unify()
-        .recover(error::recover)
+        .or(dashboard::routes(state))
         .unify()
+        .or(headers::preflight(cors.clone()))
+        .unify()
+        .recover(error::recover)
+        .unify();
+    headers::origin()
+        .and(routes)
+        .map(move |origin: Option<String>, response| {
+            headers::secure(response, origin.as_deref(), &cors)
+        })
 }
 
 fn with_state(

@@ -1,8 +1,12 @@
-//! `GET /ws[?device=ID]`: stored samples as JSON messages, live.
+//! `GET /ws[?device=ID]`: live JSON messages for viewers: `sample` (a stored
+//! upload's samples), `alert` (opened or closed), `device_status`, and
+//! `pong` (the answer to a client's `{"type": "ping"}`). A token is needed:
+//! `?token=` (an access token), `?api_key=`, or the usual headers; it is
+//! checked when the connection opens.
 //!
 //! Each client reads from a bounded broadcast; a client that falls behind
 //! is closed (1008) rather than buffered without end. Inbound frames are
-//! capped small: clients have nothing to say but close.
+//! capped small: clients only ping and close.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,17 +21,23 @@ use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Reply};
 
 use super::error::ApiError;
+use super::guard::{admit, bearer};
 use super::with_state;
 use crate::app::AppState;
+use crate::auth::{Access, Credentials};
 
 /// Largest frame or message a client may send.
 const MAX_INBOUND: usize = 4096;
 /// A send not accepted within this time closes the client.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `device` filters; `token` (an access token) or `api_key` authenticate
+/// browsers, which cannot set headers on a WebSocket request.
 #[derive(Debug, Deserialize)]
 struct Params {
     device: Option<String>,
+    token: Option<String>,
+    api_key: Option<String>,
 }
 
 /// The WebSocket route.
@@ -36,16 +46,34 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(warp::ws())
         .and(warp::query::<Params>())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("x-api-key"))
         .and(with_state(state))
-        .map(|ws: Ws, params: Params, st: Arc<AppState>| {
-            if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
-                return ApiError::bad_request("bad_device_id", m).into_response();
-            }
-            ws.max_message_size(MAX_INBOUND)
-                .max_frame_size(MAX_INBOUND)
-                .on_upgrade(move |socket| client(socket, st, params.device))
-                .into_response()
-        })
+        .then(
+            |ws: Ws,
+             params: Params,
+             authorization: Option<String>,
+             key: Option<String>,
+             st: Arc<AppState>| async move {
+                if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
+                    return ApiError::bad_request("bad_device_id", m).into_response();
+                }
+                let credentials = Credentials {
+                    bearer: params
+                        .token
+                        .as_deref()
+                        .or_else(|| authorization.as_deref().and_then(bearer)),
+                    api_key: params.api_key.as_deref().or(key.as_deref()),
+                };
+                if let Err(e) = admit(&st, credentials, Access::Read).await {
+                    return e.into_response();
+                }
+                ws.max_message_size(MAX_INBOUND)
+                    .max_frame_size(MAX_INBOUND)
+                    .on_upgrade(move |socket| client(socket, st, params.device))
+                    .into_response()
+            },
+        )
         .boxed()
 }
 
@@ -71,11 +99,24 @@ async fn client(socket: WebSocket, state: Arc<AppState>, device: Option<String>)
             inbound = rx.next() => match inbound {
                 None | Some(Err(_)) => ok = false,
                 Some(Ok(m)) if m.is_close() => ok = false,
+                Some(Ok(m)) if is_ping(&m) => {
+                    let pong = json!({ "type": "pong", "t_ms": crate::clock::now_ms() });
+                    ok = send(&mut tx, Message::text(pong.to_string())).await;
+                }
                 Some(Ok(_)) => {}
             },
         }
     }
     state.telemetry.ws_clients(-1);
+}
+
+/// A `{"type": "ping"}` text message (the dashboard's keep-alive).
+fn is_ping(message: &Message) -> bool {
+    message
+        .to_str()
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .is_some_and(|v| v["type"] == "ping")
 }
 
 async fn send(tx: &mut (impl futures_util::Sink<Message> + Unpin), message: Message) -> bool {

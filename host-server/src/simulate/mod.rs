@@ -135,7 +135,7 @@ pub async fn run(args: &SimulateArgs, devices: Vec<FirmwareDevice>) -> Result<Su
                 device,
                 uploads: per_device,
                 every: Duration::from_secs_f64(1.0 / args.rate),
-                deadline: started + args.duration + Duration::from_secs(5),
+                deadline: started + args.duration,
                 samples: args.samples_per_upload,
                 poll_s: args.poll_interval,
                 log: log.clone(),

@@ -172,8 +172,7 @@ pub trait AccessStore: Send + Sync {
         password_hash: String,
     ) -> BoxFuture<'_, Result<Option<User>, StoreError>>;
     /// A user with its password hash, by name.
-    fn user_login(&self, name: &str)
-    -> BoxFuture<'_, Result<Option<(User, String)>, StoreError>>;
+    fn user_login(&self, name: &str) -> BoxFuture<'_, Result<Option<(User, String)>, StoreError>>;
     /// A user by id.
     fn user(&self, id: i64) -> BoxFuture<'_, Result<Option<User>, StoreError>>;
     /// Every user, by name.

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{CodecStats, StoreError};
 
+/// Length of a stored aggregate bucket: 5 minutes.
+pub const AGGREGATE_MS: u64 = 5 * 60 * 1000;
+
 /// One device as the fleet view lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetDevice {

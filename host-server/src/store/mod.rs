@@ -6,6 +6,9 @@
 //! together. The replay decision is taken inside that same transaction, so
 //! concurrent requests for one device can never both pass.
 
+pub mod access;
+pub mod alerts;
+pub mod analytics;
 mod model;
 pub mod sqlite;
 
@@ -18,7 +21,9 @@ pub use model::{
 };
 
 /// What every storage backend offers the server.
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    access::AccessStore + alerts::AlertStore + analytics::AnalyticsStore + Send + Sync + 'static
+{
     /// Decides replay, decodes, stores and commits one verified upload.
     fn ingest(&self, job: IngestJob) -> BoxFuture<'_, Result<IngestOutcome, IngestError>>;
     /// The keys of a device (`None`: unknown device).

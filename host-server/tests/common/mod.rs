@@ -7,10 +7,12 @@ use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::Value;
 use solarwire_core::envelope::Keys;
+use solarwire_server::auth::opaque;
 use solarwire_server::cli::{Cli, Command};
 use solarwire_server::serve::{Running, start};
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::store::DeviceKeys;
+use solarwire_server::store::access::{NewApiKey, Scope};
 use solarwire_server::store::sqlite::{database_path, open_for_admin};
 use tempfile::TempDir;
 
@@ -20,13 +22,22 @@ pub const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
 pub struct Server {
     pub url: String,
     pub dir: TempDir,
+    /// Sends an admin-scoped API key with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anon: reqwest::Client,
+    /// The admin API key `client` sends.
+    pub key: String,
     running: Option<Running>,
 }
 
 /// `solarwire serve` settings from command-line words.
 pub fn serve_args(extra: &[&str]) -> solarwire_server::config::ServeArgs {
     let mut argv = vec!["solarwire", "serve", "--listen", "127.0.0.1:0"];
+    // Test data is dated 2025-11-23: keep it unless a test asks for retention.
+    if !extra.contains(&"--retention-days") {
+        argv.extend_from_slice(&["--retention-days", "0"]);
+    }
     argv.extend_from_slice(extra);
     match Cli::parse_from(argv).command {
         Some(Command::Serve(args)) => args,
@@ -41,10 +52,18 @@ impl Server {
 
     pub async fn start_in(dir: TempDir, extra: &[&str]) -> Self {
         let running = start(dir.path(), &serve_args(extra)).await.unwrap();
+        let key = add_api_key(dir.path(), Scope::Admin, None);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-api-key", key.parse().unwrap());
         Self {
             url: format!("http://{}", running.addr),
             dir,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            anon: reqwest::Client::new(),
+            key,
             running: Some(running),
         }
     }
@@ -110,6 +129,23 @@ impl Server {
             )
             .unwrap()
     }
+}
+
+/// Stores a new API key of `scope` and returns it.
+pub fn add_api_key(data_dir: &Path, scope: Scope, expires_ms: Option<u64>) -> String {
+    let (key, hash) = opaque::generate(opaque::API_KEY_PREFIX).unwrap();
+    open_for_admin(data_dir)
+        .unwrap()
+        .add_api_key(&NewApiKey {
+            name: format!("test {}", scope.as_str()),
+            prefix: key[..10].to_owned(),
+            hash,
+            scope,
+            created_by: "tests".into(),
+            expires_ms,
+        })
+        .unwrap();
+    key
 }
 
 pub fn add_device_keys(data_dir: &Path, id: &str, keys: DeviceKeys) {

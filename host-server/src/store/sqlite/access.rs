@@ -6,11 +6,11 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::{Admin, SqliteStore};
 use crate::clock::now_ms;
+use crate::store::StoreError;
 use crate::store::access::{
     AccessStore, ApiKey, KeyUse, NewApiKey, NewRefresh, RefreshOutcome, Role, Scope, TokenHash,
     User,
 };
-use crate::store::StoreError;
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     user_row_at(r, 0)
@@ -50,9 +50,8 @@ fn add_user(
 }
 
 fn users(conn: &Connection) -> Result<Vec<User>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users ORDER BY name"
-    ))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
     let rows = stmt.query_map([], user_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -91,6 +90,10 @@ impl Admin {
     /// Deletes a user; `false` when unknown.
     pub fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
         remove_user(&self.0, name)
+    }
+    /// Stores a new API key.
+    pub fn add_api_key(&self, key: &NewApiKey) -> Result<ApiKey, StoreError> {
+        add_api_key(&self.0, key)
     }
     /// Replaces a password and ends the user's sessions; `false` when unknown.
     pub fn set_password(&self, name: &str, hash: &str) -> Result<bool, StoreError> {
@@ -250,10 +253,7 @@ impl AccessStore for SqliteStore {
         self.admin(move |a| add_user(&a.0, &name, role, &password_hash))
     }
 
-    fn user_login(
-        &self,
-        name: &str,
-    ) -> BoxFuture<'_, Result<Option<(User, String)>, StoreError>> {
+    fn user_login(&self, name: &str) -> BoxFuture<'_, Result<Option<(User, String)>, StoreError>> {
         let name = name.to_owned();
         self.read(move |c| {
             Ok(c.prepare_cached(&format!(
@@ -266,9 +266,11 @@ impl AccessStore for SqliteStore {
 
     fn user(&self, id: i64) -> BoxFuture<'_, Result<Option<User>, StoreError>> {
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-                .query_row([id], user_row)
-                .optional()?)
+            Ok(
+                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                    .query_row([id], user_row)
+                    .optional()?,
+            )
         })
     }
 

@@ -10,7 +10,7 @@ use crate::store::{
 };
 
 /// Bumps the counter that tells running servers to drop cached device data.
-fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
+pub(super) fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE meta SET value = value + 1 WHERE key = 'device_epoch'",
         [],

@@ -2,6 +2,10 @@
 //! small pool of read-only connections for the API (WAL lets them read while
 //! the writer writes), and one connection for operator changes.
 
+mod access;
+mod alerts;
+mod analytics;
+mod checkpoint;
 mod devices;
 mod samples;
 mod schema;
@@ -103,6 +107,7 @@ impl ReadPool {
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     writer: writer::WriterHandle,
+    _checkpoints: checkpoint::Alive,
     reads: Arc<ReadPool>,
     admin: Arc<Mutex<Admin>>,
 }
@@ -118,8 +123,12 @@ impl SqliteStore {
         let admin = open_for_admin(data_dir)?;
         let path = database_path(data_dir);
         let writer_conn = schema::open(&path, schema::Role::Write)?;
+        checkpoint::take_over(&writer_conn)?;
         let writer = writer::spawn(writer_conn, config, sink, telemetry)?;
+        let checkpoints: checkpoint::Alive = Arc::new(());
+        checkpoint::spawn(&path, Arc::downgrade(&checkpoints))?;
         Ok(Self {
+            _checkpoints: checkpoints,
             writer,
             reads: Arc::new(ReadPool {
                 path,

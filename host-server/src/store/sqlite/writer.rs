@@ -30,6 +30,18 @@ pub(crate) struct Queued {
     answer: oneshot::Sender<Answer>,
 }
 
+/// Maintenance run on the writer's connection between batches (retention),
+/// so every write to the database goes through this one thread.
+type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// What the writer thread is asked to do.
+pub(crate) enum Work {
+    /// Store an upload.
+    Upload(Queued),
+    /// Run maintenance.
+    Task(Task),
+}
+
 /// Where committed uploads go for the live outputs; `wanted` says whether
 /// anyone listens, so nothing is handed over for nobody.
 #[derive(Clone)]
@@ -41,7 +53,7 @@ pub(crate) struct CommitSink {
 /// The request side of the writer.
 #[derive(Clone)]
 pub(crate) struct WriterHandle {
-    queue: mpsc::Sender<Queued>,
+    queue: mpsc::Sender<Work>,
     healthy: Arc<AtomicBool>,
 }
 
@@ -50,7 +62,7 @@ impl WriterHandle {
     pub(crate) async fn ingest(&self, job: IngestJob) -> Answer {
         let (answer, rx) = oneshot::channel();
         self.queue
-            .try_send(Queued { job, answer })
+            .try_send(Work::Upload(Queued { job, answer }))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => IngestError::Busy,
                 mpsc::error::TrySendError::Closed(_) => {
@@ -59,6 +71,23 @@ impl WriterHandle {
             })?;
         rx.await
             .unwrap_or_else(|_| Err(IngestError::Unavailable("the writer has stopped".into())))
+    }
+
+    /// Runs `f` on the writer's connection between batches and returns its result.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, rx) = oneshot::channel();
+        let task: Task = Box::new(move |conn| {
+            let _ = answer.send(f(conn));
+        });
+        let stopped = || StoreError("the writer has stopped".into());
+        self.queue
+            .send(Work::Task(task))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Whether the last batch committed and the writer is running.
@@ -97,20 +126,31 @@ pub(crate) fn spawn(
 
 fn run(
     mut conn: Connection,
-    mut rx: mpsc::Receiver<Queued>,
+    mut rx: mpsc::Receiver<Work>,
     config: WriterConfig,
     sink: Option<CommitSink>,
     healthy: &AtomicBool,
     telemetry: &Telemetry,
 ) {
     let mut batch = Vec::with_capacity(config.batch);
+    let mut task = None;
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < config.batch {
+        match first {
+            Work::Upload(queued) => batch.push(queued),
+            Work::Task(t) => task = Some(t),
+        }
+        while batch.len() < config.batch && task.is_none() {
             match rx.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(Work::Upload(next)) => batch.push(next),
+                Ok(Work::Task(t)) => task = Some(t),
                 Err(_) => break,
             }
+        }
+        if batch.is_empty() {
+            if let Some(task) = task.take() {
+                task(&mut conn);
+            }
+            continue;
         }
         let started = std::time::Instant::now();
         let jobs: Vec<&IngestJob> = batch.iter().map(|q| &q.job).collect();
@@ -138,6 +178,9 @@ fn run(
                         .send(Err(IngestError::Unavailable(e.to_string())));
                 }
             }
+        }
+        if let Some(task) = task.take() {
+            task(&mut conn);
         }
     }
 }

@@ -1,0 +1,233 @@
+//! `/api/v1/users` and `/api/v1/keys`: admins manage accounts and API keys.
+//! A new key is shown once; only its digest is stored.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::error::{ApiError, respond};
+use super::guard::{gate, require};
+use super::with_state;
+use crate::app::AppState;
+use crate::auth::{Access, Principal, check_user_name, opaque, password};
+use crate::clock::now_ms;
+use crate::store::access::{NewApiKey, Role, Scope};
+
+/// Largest account request body.
+const MAX_BODY: u64 = 4096;
+/// Longest API key lifetime.
+const MAX_KEY_DAYS: u32 = 3650;
+/// Longest API key name.
+const MAX_KEY_NAME: usize = 128;
+
+/// The account routes (admin only).
+pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let admin = || gate(state, Access::Admin);
+    let users = warp::path!("api" / "v1" / "users");
+    let list_users = users
+        .and(warp::get())
+        .and(admin())
+        .and(with_state(state))
+        .then(|st: Arc<AppState>| async move {
+            respond(
+                st.store
+                    .users()
+                    .await
+                    .map(|u| warp::reply::json(&json!({ "users": u })))
+                    .map_err(ApiError::internal),
+            )
+        });
+    let add_user = users
+        .and(warp::post())
+        .and(admin())
+        .and(json_body::<NewUser>())
+        .and(with_state(state))
+        .then(|u: NewUser, st: Arc<AppState>| async move { respond(add_user(&st, u).await) });
+    let remove_user = warp::path!("api" / "v1" / "users" / String)
+        .and(warp::delete())
+        .and(admin())
+        .and(with_state(state))
+        .then(
+            |name: String, st: Arc<AppState>| async move { respond(remove_user(&st, &name).await) },
+        );
+    let keys = warp::path!("api" / "v1" / "keys");
+    let list_keys = keys
+        .and(warp::get())
+        .and(admin())
+        .and(with_state(state))
+        .then(|st: Arc<AppState>| async move {
+            respond(
+                st.store
+                    .api_keys()
+                    .await
+                    .map(|k| warp::reply::json(&json!({ "keys": k })))
+                    .map_err(ApiError::internal),
+            )
+        });
+    let add_key = keys
+        .and(warp::post())
+        .and(require(state, Access::Admin))
+        .and(json_body::<NewKey>())
+        .and(with_state(state))
+        .then(|p: Principal, k: NewKey, st: Arc<AppState>| async move {
+            respond(add_key(&st, &p, k).await)
+        });
+    let revoke_key = warp::path!("api" / "v1" / "keys" / i64)
+        .and(warp::delete())
+        .and(admin())
+        .and(with_state(state))
+        .then(|id: i64, st: Arc<AppState>| async move { respond(revoke_key(&st, id).await) });
+    list_users
+        .or(add_user)
+        .unify()
+        .or(remove_user)
+        .unify()
+        .or(list_keys)
+        .unify()
+        .or(add_key)
+        .unify()
+        .or(revoke_key)
+        .unify()
+        .boxed()
+}
+
+/// A JSON body of at most [`MAX_BODY`] bytes. A body that does not parse is
+/// our own 400, so it outranks other routes' "method not allowed".
+pub(super) fn json_body<T: serde::de::DeserializeOwned + Send>()
+-> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY)
+        .and(warp::body::bytes())
+        .and_then(|body: bytes::Bytes| async move {
+            serde_json::from_slice(&body).map_err(|e| {
+                warp::reject::custom(ApiError::bad_request("malformed", format!("JSON: {e}")))
+            })
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    role: String,
+    password: String,
+}
+
+async fn add_user(state: &AppState, req: NewUser) -> Result<Response, ApiError> {
+    check_user_name(&req.name).map_err(|m| ApiError::bad_request("bad_user_name", m))?;
+    let role = Role::parse(&req.role)
+        .ok_or_else(|| ApiError::bad_request("bad_role", "role is admin or viewer"))?;
+    password::check(&req.password).map_err(|m| ApiError::bad_request("weak_password", m))?;
+    let hash = password::hash(req.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let user = state
+        .store
+        .add_user(&req.name, role, hash)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "user_exists",
+                format!("user {} already exists", req.name),
+            )
+        })?;
+    tracing::info!(
+        user = user.name,
+        role = role.as_str(),
+        "user added over the API"
+    );
+    Ok(warp::reply::with_status(warp::reply::json(&user), StatusCode::CREATED).into_response())
+}
+
+async fn remove_user(state: &AppState, name: &str) -> Result<Response, ApiError> {
+    check_user_name(name).map_err(|m| ApiError::bad_request("bad_user_name", m))?;
+    if !state
+        .store
+        .remove_user(name)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_user",
+            format!("no user {name}"),
+        ));
+    }
+    tracing::info!(user = name, "user removed over the API");
+    Ok(warp::reply::json(&json!({ "name": name, "done": "removed" })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    scope: String,
+    expires_in_days: Option<u32>,
+}
+
+async fn add_key(state: &AppState, by: &Principal, req: NewKey) -> Result<Response, ApiError> {
+    if req.name.trim().is_empty() || req.name.len() > MAX_KEY_NAME {
+        return Err(ApiError::bad_request(
+            "bad_key_name",
+            format!("a key name is 1 to {MAX_KEY_NAME} bytes"),
+        ));
+    }
+    let scope = Scope::parse(&req.scope)
+        .ok_or_else(|| ApiError::bad_request("bad_scope", "scope is read or admin"))?;
+    let expires_ms = match req.expires_in_days {
+        Some(days) if days == 0 || days > MAX_KEY_DAYS => {
+            return Err(ApiError::bad_request(
+                "bad_expiry",
+                format!("expires_in_days is 1 to {MAX_KEY_DAYS}"),
+            ));
+        }
+        Some(days) => Some(now_ms() + u64::from(days) * 86_400_000),
+        None => None,
+    };
+    let (key, hash) = opaque::generate(opaque::API_KEY_PREFIX).map_err(ApiError::internal)?;
+    let record = state
+        .store
+        .add_api_key(NewApiKey {
+            name: req.name.trim().to_owned(),
+            prefix: key.chars().take(10).collect(),
+            hash,
+            scope,
+            created_by: by.label(),
+            expires_ms,
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(
+        key = record.id,
+        scope = scope.as_str(),
+        by = by.label(),
+        "API key created"
+    );
+    let mut body = serde_json::to_value(&record).map_err(ApiError::internal)?;
+    body["key"] = json!(key);
+    body["message"] = json!("the key is shown once; send it as X-API-Key");
+    Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
+}
+
+async fn revoke_key(state: &AppState, id: i64) -> Result<Response, ApiError> {
+    if !state
+        .store
+        .revoke_api_key(id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_key",
+            format!("no active API key {id}"),
+        ));
+    }
+    tracing::info!(key = id, "API key revoked");
+    Ok(warp::reply::json(&json!({ "id": id, "done": "revoked" })).into_response())
+}

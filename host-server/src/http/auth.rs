@@ -1,0 +1,281 @@
+//! `/api/v1/auth`: log in (OAuth2 password form or JSON), refresh, who am I,
+//! log out. Refresh tokens rotate on every use; presenting a spent one
+//! revokes the whole login (it was copied).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::error::{ApiError, respond};
+use super::guard::require;
+use super::peer::{PeerAddr, peer};
+use super::{body, with_state};
+use crate::app::AppState;
+use crate::auth::jwt::ACCESS_TTL_S;
+use crate::auth::{Access, Principal, opaque, password};
+use crate::clock::now_ms;
+use crate::store::access::{NewRefresh, RefreshOutcome, User};
+
+/// Lifetime of a refresh token.
+const REFRESH_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Largest auth request body.
+const MAX_BODY: usize = 8 * 1024;
+
+/// The auth routes.
+pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let form = || {
+        warp::header::optional::<String>("content-type")
+            .and(body::bounded(MAX_BODY, state.body_timeout))
+            .and_then(|kind: Option<String>, body: Bytes| async move {
+                parse_form(kind.as_deref(), &body).map_err(warp::reject::custom)
+            })
+    };
+    let login = warp::path!("api" / "v1" / "auth" / "login")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(peer())
+        .and(form())
+        .then(
+            |st: Arc<AppState>, peer: Option<PeerAddr>, f: AuthForm| async move {
+                respond(login(&st, peer, f).await)
+            },
+        );
+    let refresh = warp::path!("api" / "v1" / "auth" / "refresh")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(form())
+        .then(|st: Arc<AppState>, f: AuthForm| async move { respond(refresh(&st, f).await) });
+    let logout = warp::path!("api" / "v1" / "auth" / "logout")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(form())
+        .then(|st: Arc<AppState>, f: AuthForm| async move { respond(logout(&st, f).await) });
+    let me = warp::path!("api" / "v1" / "auth" / "me")
+        .and(warp::get())
+        .and(require(state, Access::Read))
+        .map(|p: Principal| warp::reply::json(&principal_json(&p)).into_response());
+    login
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me)
+        .unify()
+        .boxed()
+}
+
+/// The fields of every auth request (OAuth2 names).
+#[derive(Debug, Default, Deserialize)]
+struct AuthForm {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+fn parse_form(kind: Option<&str>, body: &[u8]) -> Result<AuthForm, ApiError> {
+    let kind = kind.unwrap_or("").to_ascii_lowercase();
+    if kind.starts_with("application/x-www-form-urlencoded") {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| ApiError::bad_request("malformed", format!("form: {e}")))
+    } else if kind.starts_with("application/json") {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("malformed", format!("JSON: {e}")))
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/x-www-form-urlencoded or application/json",
+        ))
+    }
+}
+
+fn principal_json(p: &Principal) -> serde_json::Value {
+    match p {
+        Principal::User { id, name, role } => {
+            json!({ "kind": "user", "id": id, "name": name, "role": role })
+        }
+        Principal::ApiKey { id, name, scope } => {
+            json!({ "kind": "api_key", "id": id, "name": name, "scope": scope,
+                    "role": if *scope == crate::store::access::Scope::Admin { "admin" } else { "viewer" } })
+        }
+        Principal::BreakGlass => json!({ "kind": "admin_token", "role": "admin" }),
+    }
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "wrong user name or password",
+    )
+}
+
+async fn login(
+    state: &AppState,
+    peer: Option<PeerAddr>,
+    form: AuthForm,
+) -> Result<Response, ApiError> {
+    if form.grant_type.as_deref().is_some_and(|g| g != "password") {
+        return Err(ApiError::bad_request(
+            "unsupported_grant_type",
+            "this endpoint takes grant_type=password",
+        ));
+    }
+    let (Some(name), Some(password)) = (form.username, form.password) else {
+        return Err(ApiError::bad_request(
+            "malformed",
+            "username and password are required",
+        ));
+    };
+    if name.is_empty()
+        || name.len() > crate::auth::MAX_USER_NAME
+        || password.len() > password::MAX_LEN
+    {
+        return Err(invalid_credentials());
+    }
+    if let Some(limiter) = &state.auth.logins
+        && let Err(wait) = limiter.check(&name, peer.map(|p| p.0.ip()))
+    {
+        tracing::warn!(user = name, "login rate limited");
+        return Err(ApiError {
+            retry_after: Some(wait.as_secs().max(1)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many login attempts; wait and try again",
+            )
+        });
+    }
+    let found = state
+        .store
+        .user_login(&name)
+        .await
+        .map_err(ApiError::internal)?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let user = match (password::verify(password, hash).await, user) {
+        (true, Some(user)) => user,
+        _ => {
+            tracing::warn!(user = name, "login failed");
+            return Err(invalid_credentials());
+        }
+    };
+    let family = opaque::random_id().map_err(ApiError::internal)?;
+    let (refresh, hash) = opaque::generate(opaque::REFRESH_PREFIX).map_err(ApiError::internal)?;
+    let now = now_ms();
+    state
+        .store
+        .add_refresh(NewRefresh {
+            user: user.id,
+            family,
+            hash,
+            created_ms: now,
+            expires_ms: now + REFRESH_TTL_MS,
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(user = user.name, "logged in");
+    tokens_reply(state, &user, &refresh)
+}
+
+fn tokens_reply(state: &AppState, user: &User, refresh: &str) -> Result<Response, ApiError> {
+    let access = state
+        .auth
+        .signer
+        .issue(user, now_ms() / 1000)
+        .map_err(ApiError::internal)?;
+    let mut response = warp::reply::json(&json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TTL_S,
+        "refresh_token": refresh,
+        "refresh_expires_in": REFRESH_TTL_MS / 1000,
+        "user": user,
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        "no-store".parse().map_err(ApiError::internal)?,
+    );
+    Ok(response)
+}
+
+fn presented_refresh(form: &AuthForm) -> Result<&str, ApiError> {
+    let token = form
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| ApiError::bad_request("malformed", "refresh_token is required"))?;
+    if token.len() > opaque::MAX_LEN || !token.starts_with(opaque::REFRESH_PREFIX) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the refresh token is not valid",
+        ));
+    }
+    Ok(token)
+}
+
+async fn refresh(state: &AppState, form: AuthForm) -> Result<Response, ApiError> {
+    if form
+        .grant_type
+        .as_deref()
+        .is_some_and(|g| g != "refresh_token")
+    {
+        return Err(ApiError::bad_request(
+            "unsupported_grant_type",
+            "this endpoint takes grant_type=refresh_token",
+        ));
+    }
+    let presented = presented_refresh(&form)?;
+    let (next, hash) = opaque::generate(opaque::REFRESH_PREFIX).map_err(ApiError::internal)?;
+    let now = now_ms();
+    let outcome = state
+        .store
+        .rotate_refresh(
+            opaque::digest(presented),
+            NewRefresh {
+                user: 0,
+                family: String::new(),
+                hash,
+                created_ms: now,
+                expires_ms: now + REFRESH_TTL_MS,
+            },
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    match outcome {
+        RefreshOutcome::Rotated(user) => tokens_reply(state, &user, &next),
+        RefreshOutcome::Reused => {
+            tracing::warn!("a spent refresh token was presented again; its login is revoked");
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_reused",
+                "this refresh token was already used; log in again",
+            ))
+        }
+        RefreshOutcome::Invalid => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the refresh token is not valid",
+        )),
+    }
+}
+
+async fn logout(state: &AppState, form: AuthForm) -> Result<Response, ApiError> {
+    let presented = presented_refresh(&form)?;
+    let revoked = state
+        .store
+        .revoke_refresh(opaque::digest(presented))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(warp::reply::json(&json!({ "logged_out": true, "revoked": revoked })).into_response())
+}

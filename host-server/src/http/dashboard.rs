@@ -1,0 +1,160 @@
+//! The dashboard at `/`: plain HTML, CSS and JavaScript embedded in the
+//! binary (no build step), and the wasm inspector at `/inspector/` when its
+//! build is present.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use http::{HeaderValue, StatusCode};
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+/// The embedded dashboard files: name, content type, body.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/dashboard/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard/api.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard/chart.js"),
+    ),
+    (
+        "views.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard/views.js"),
+    ),
+];
+const INDEX: &str = include_str!("../../assets/dashboard/index.html");
+/// The inspector runs WebAssembly: its pages may compile it, nothing more.
+const INSPECTOR_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; frame-ancestors 'none'";
+/// Largest inspector file loaded.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+/// The dashboard routes.
+pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let index = warp::path::end()
+        .and(warp::get())
+        .map(|| file(INDEX, "text/html; charset=utf-8"));
+    let assets = warp::path!("assets" / String)
+        .and(warp::get())
+        .map(|name: String| {
+            ASSETS.iter().find(|(n, _, _)| *n == name).map_or_else(
+                || not_found().into_response(),
+                |(_, kind, body)| file(body, kind),
+            )
+        });
+    let inspector = Arc::new(Inspector::load(
+        state
+            .policy
+            .inspector_dir
+            .clone()
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../host-wasm")),
+    ));
+    let wasm = warp::path("inspector")
+        .or(warp::path("pkg"))
+        .unify()
+        .and(warp::path::full())
+        .and(warp::get().or(warp::head()).unify())
+        .map(move |path: warp::path::FullPath| inspector.serve(path.as_str()));
+    index.or(assets).unify().or(wasm).unify().boxed()
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file")
+}
+
+fn file(body: &'static str, kind: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The inspector's files, read once at start: only regular files directly
+/// in `www/` and `pkg/web/` are served, by exact name, so no request path
+/// reaches the file system.
+struct Inspector {
+    files: HashMap<String, (&'static str, bytes::Bytes)>,
+}
+
+impl Inspector {
+    fn load(root: PathBuf) -> Self {
+        let mut files = HashMap::new();
+        for (dir, prefix) in [("www", "/inspector/"), ("pkg/web", "/pkg/web/")] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let small = entry
+                    .metadata()
+                    .is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE);
+                if let (true, Ok(body)) = (small, std::fs::read(&path)) {
+                    files.insert(format!("{prefix}{name}"), (content_type(name), body.into()));
+                }
+            }
+        }
+        let index = files.get("/inspector/index.html").cloned();
+        match index {
+            Some(index) if files.keys().any(|k| k.ends_with(".wasm")) => {
+                files.insert("/inspector/".into(), index);
+                tracing::info!(root = %root.display(), "wasm inspector served at /inspector/");
+            }
+            _ => files.clear(),
+        }
+        Self { files }
+    }
+
+    fn serve(&self, path: &str) -> Response {
+        let Some((kind, body)) = self.files.get(path) else {
+            return not_found().into_response();
+        };
+        let mut r = Response::new(body.clone().into());
+        let h = r.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(INSPECTOR_CSP),
+        );
+        r
+    }
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,421 @@
+//! `/api/v1/devices/{id}/series`, `/energy`, `/stats` and `/api/v1/stats`:
+//! the store is read here, the arithmetic is `crate::query`'s.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use solarwire_core::registers::{Register, RegisterRef};
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::error::{ApiError, respond};
+use super::guard::gate;
+use super::{device_path, with_state};
+use crate::app::AppState;
+use crate::auth::Access;
+use crate::clock::now_ms;
+use crate::config::parse_duration;
+use crate::query::buckets::Point;
+use crate::query::calendar::{Period, calendar, zone};
+use crate::query::series::{Agg, MAX_BUCKETS, series, uses_aggregates};
+use crate::query::status::status;
+use crate::query::{csv, energy};
+use crate::store::CodecStats;
+
+/// Raw samples one query reads at most.
+pub(super) const MAX_POINTS: usize = 2_000_000;
+/// Window of "uploads per minute".
+const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;
+const DAY_MS: u64 = 86_400_000;
+
+/// The query routes (viewers and up).
+pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+    let read = || gate(state, Access::Read);
+    let series = device_path()
+        .and(warp::path!("series"))
+        .and(warp::get())
+        .and(read())
+        .and(warp::query::<SeriesParams>())
+        .and(warp::header::optional::<String>("accept"))
+        .and(with_state(state))
+        .then(
+            |id: String, q: SeriesParams, accept: Option<String>, st: Arc<AppState>| async move {
+                respond(series_reply(&st, &id, q, accept.as_deref()).await)
+            },
+        );
+    let energy = device_path()
+        .and(warp::path!("energy"))
+        .and(warp::get())
+        .and(read())
+        .and(warp::query::<EnergyParams>())
+        .and(with_state(state))
+        .then(
+            |id: String, q: EnergyParams, st: Arc<AppState>| async move {
+                respond(energy_reply(&st, &id, q).await)
+            },
+        );
+    let device_stats =
+        device_path()
+            .and(warp::path!("stats"))
+            .and(warp::get())
+            .and(read())
+            .and(with_state(state))
+            .then(|id: String, st: Arc<AppState>| async move {
+                respond(stats_reply(&st, Some(&id)).await)
+            });
+    let stats = warp::path!("api" / "v1" / "stats")
+        .and(warp::get())
+        .and(read())
+        .and(with_state(state))
+        .then(|st: Arc<AppState>| async move { respond(stats_reply(&st, None).await) });
+    series
+        .or(energy)
+        .unify()
+        .or(device_stats)
+        .unify()
+        .or(stats)
+        .unify()
+        .boxed()
+}
+
+/// Checks a device id and that the device exists.
+pub(super) async fn known_device(state: &AppState, id: &str) -> Result<(), ApiError> {
+    crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    match state
+        .store
+        .fleet_device(id)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(_) => Ok(()),
+        None => Err(ApiError::unknown_device(id)),
+    }
+}
+
+/// A register by device name (`Pac`), key (`REG_PAC`) or id.
+pub(super) fn register(name: &str) -> Result<&'static Register, ApiError> {
+    let reference = name
+        .parse::<i64>()
+        .map_or(RegisterRef::Name(name), RegisterRef::Id);
+    crate::readings::profile().lookup(reference).map_err(|_| {
+        ApiError::bad_request("unknown_register", format!("unknown register {name:?}"))
+    })
+}
+
+/// Converted values of one register in `[from, to)`, plus the sample just
+/// before `from` (within `lead_ms`) as the left end of the first segment.
+pub(super) async fn converted(
+    state: &AppState,
+    device: &str,
+    register: &Register,
+    (from, to): (u64, u64),
+    lead_ms: u64,
+) -> Result<Vec<Point>, ApiError> {
+    let store = &state.store;
+    let before = match lead_ms {
+        0 => None,
+        lead => store
+            .point_before(device, register.id, from.saturating_sub(lead), from)
+            .await
+            .map_err(ApiError::internal)?,
+    };
+    let raw = store
+        .points(device, register.id, from, to, MAX_POINTS)
+        .await
+        .map_err(ApiError::internal)?;
+    if raw.len() >= MAX_POINTS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_samples",
+            format!("more than {MAX_POINTS} samples in range; ask for a shorter one"),
+        ));
+    }
+    Ok(before
+        .iter()
+        .chain(&raw)
+        .map(|p| Point {
+            t_ms: p.t_ms,
+            value: register.read(p.raw).value.to_f64(),
+        })
+        .collect())
+}
+
+/// `register`, `from`/`to` (Unix ms, `to` exclusive), `step` (`5m`), `agg`, `format`.
+#[derive(Debug, Deserialize)]
+struct SeriesParams {
+    register: Option<String>,
+    from: Option<u64>,
+    to: Option<u64>,
+    step: Option<String>,
+    agg: Option<String>,
+    format: Option<String>,
+}
+
+async fn series_reply(
+    state: &AppState,
+    id: &str,
+    q: SeriesParams,
+    accept: Option<&str>,
+) -> Result<Response, ApiError> {
+    known_device(state, id).await?;
+    let register = register(q.register.as_deref().unwrap_or("Pac"))?;
+    let step = parse_duration(q.step.as_deref().unwrap_or("5m"))
+        .map_err(|m| ApiError::bad_request("bad_step", m))?;
+    let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+    if step_ms < 1000 {
+        return Err(ApiError::bad_request("bad_step", "step is at least 1s"));
+    }
+    let agg = Agg::parse(q.agg.as_deref().unwrap_or("avg"))
+        .ok_or_else(|| ApiError::bad_request("bad_agg", "agg is avg, min, max or last"))?;
+    let to = q.to.unwrap_or_else(now_ms).min(i64::MAX as u64);
+    let from = q.from.unwrap_or(to.saturating_sub(DAY_MS));
+    if from >= to {
+        return Err(ApiError::bad_request("bad_range", "from must be before to"));
+    }
+    if (to - from) / step_ms > MAX_BUCKETS {
+        return Err(ApiError::bad_request(
+            "too_many_buckets",
+            format!("at most {MAX_BUCKETS} buckets; use a larger step"),
+        ));
+    }
+    let from = from - from % step_ms;
+    let points = converted(state, id, register, (from, to), 0).await?;
+    let aggregates = if uses_aggregates(step_ms) {
+        state
+            .store
+            .aggregates(id, register.id, from, to)
+            .await
+            .map_err(ApiError::internal)?
+    } else {
+        Vec::new()
+    };
+    let buckets = series(from, to, step_ms, agg, &points, &aggregates);
+    if csv::wanted(q.format.as_deref(), accept) {
+        let mut out = String::new();
+        csv::record(&mut out, ["t_ms", "time", &register.name, "count"]);
+        for b in &buckets {
+            csv::record(
+                &mut out,
+                [
+                    b.t_ms.to_string(),
+                    crate::query::calendar::iso(b.t_ms),
+                    csv::number(b.value),
+                    b.count.to_string(),
+                ],
+            );
+        }
+        return Ok(csv_reply(
+            out,
+            &format!("{id}-{}-series.csv", register.name),
+        ));
+    }
+    Ok(warp::reply::json(&json!({
+        "device_id": id,
+        "register": register.name,
+        "unit": register.unit,
+        "from": from,
+        "to": to,
+        "step_ms": step_ms,
+        "agg": agg,
+        "points": buckets,
+    }))
+    .into_response())
+}
+
+/// History as CSV: one row per sample, one converted column per register.
+pub(super) fn history_csv(id: &str, samples: &[crate::store::StoredSample]) -> Response {
+    let profile = crate::readings::profile();
+    let mut ids: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| s.registers.iter().map(|&(id, _)| id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let name = |id: u8| {
+        profile
+            .by_id(id)
+            .map_or(format!("reg{id}"), |r| r.name.clone())
+    };
+    let mut out = String::new();
+    csv::record(
+        &mut out,
+        ["t_ms", "time", "device_time", "approximate"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(ids.iter().map(|&id| name(id))),
+    );
+    for s in samples {
+        let value = |id: u8| {
+            let raw = s
+                .registers
+                .iter()
+                .find(|(r, _)| *r == id)
+                .map(|&(_, raw)| raw);
+            csv::number(raw.and_then(|raw| Some(profile.by_id(id)?.read(raw).value.to_f64())))
+        };
+        csv::record(
+            &mut out,
+            [
+                s.t_ms.to_string(),
+                crate::query::calendar::iso(s.t_ms),
+                s.device_time.to_string(),
+                s.approximate.to_string(),
+            ]
+            .into_iter()
+            .chain(ids.iter().map(|&id| value(id))),
+        );
+    }
+    csv_reply(out, &format!("{id}-history.csv"))
+}
+
+/// A CSV download.
+pub(super) fn csv_reply(body: String, filename: &str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// `period` (day|month|year), `at` (`2026-05-14`, `2026-05`, `2026`), `tz`.
+#[derive(Debug, Deserialize)]
+struct EnergyParams {
+    period: Option<String>,
+    at: Option<String>,
+    tz: Option<String>,
+}
+
+/// The time zone a request asks for, or the server's.
+pub(super) fn request_zone(
+    state: &AppState,
+    tz: Option<&str>,
+) -> Result<jiff::tz::TimeZone, ApiError> {
+    zone(tz.unwrap_or(&state.policy.timezone)).map_err(|m| ApiError::bad_request("bad_timezone", m))
+}
+
+/// Energy in calendar buckets (Wh), with covered and missing time.
+pub(super) async fn device_energy(
+    state: &AppState,
+    id: &str,
+    calendar: &crate::query::calendar::Calendar,
+) -> Result<Vec<energy::EnergyBucket>, ApiError> {
+    let pac = register("Pac")?;
+    let (Some(&start), Some(&end)) = (calendar.edges.first(), calendar.edges.last()) else {
+        return Ok(Vec::new());
+    };
+    let max_gap = max_gap_ms(state);
+    let power = converted(state, id, pac, (start, end), max_gap).await?;
+    let aggregates = state
+        .store
+        .aggregates(id, pac.id, start, end)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(energy::energy(
+        calendar,
+        &power,
+        &aggregates,
+        max_gap,
+        now_ms(),
+    ))
+}
+
+/// Samples further apart are not joined when integrating.
+pub(super) fn max_gap_ms(state: &AppState) -> u64 {
+    u64::try_from(state.policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn energy_reply(state: &AppState, id: &str, q: EnergyParams) -> Result<Response, ApiError> {
+    known_device(state, id).await?;
+    let period = Period::parse(q.period.as_deref().unwrap_or("day"))
+        .ok_or_else(|| ApiError::bad_request("bad_period", "period is day, month or year"))?;
+    let tz = request_zone(state, q.tz.as_deref())?;
+    let calendar =
+        calendar(period, q.at.as_deref(), &tz).map_err(|m| ApiError::bad_request("bad_at", m))?;
+    let buckets = device_energy(state, id, &calendar).await?;
+    let total: f64 = buckets.iter().map(|b| b.energy_wh).sum();
+    let missing: u64 = buckets.iter().map(|b| b.missing_s).sum();
+    Ok(warp::reply::json(&json!({
+        "device_id": id,
+        "period": q.period.as_deref().unwrap_or("day"),
+        "at": calendar.label,
+        "timezone": tz.iana_name().unwrap_or("UTC"),
+        "register": "Pac",
+        "unit": "Wh",
+        "method": "trapezoids between consecutive samples",
+        "max_gap_s": max_gap_ms(state) / 1000,
+        "total_wh": total,
+        "missing_s": missing,
+        "buckets": buckets,
+    }))
+    .into_response())
+}
+
+fn codec_json(codecs: &[CodecStats]) -> (Vec<Value>, Option<f64>) {
+    let packets: u64 = codecs.iter().map(|c| c.packets).sum();
+    let (bytes, original) = codecs
+        .iter()
+        .fold((0, 0), |(b, o), c| (b + c.bytes, o + c.original_bytes));
+    let mix = codecs
+        .iter()
+        .map(|c| {
+            json!({
+                "method": c.method,
+                "packets": c.packets,
+                "failed": c.failed,
+                "bytes": c.bytes,
+                "original_bytes": c.original_bytes,
+                "share": (packets > 0).then(|| c.packets as f64 / packets as f64),
+            })
+        })
+        .collect();
+    (mix, (original > 0).then(|| bytes as f64 / original as f64))
+}
+
+async fn stats_reply(state: &AppState, device: Option<&str>) -> Result<Response, ApiError> {
+    if let Some(id) = device {
+        known_device(state, id).await?;
+    }
+    let now = now_ms();
+    let stats = state
+        .store
+        .upload_stats(device, now.saturating_sub(RATE_WINDOW_MS))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unknown_device(device.unwrap_or_default()))?;
+    let (codecs, ratio) = codec_json(&stats.codecs);
+    let mut body = json!({
+        "uploads": stats.uploads,
+        "duplicates": stats.duplicates,
+        "samples": stats.samples,
+        "uploads_per_minute": stats.recent_uploads as f64 * 60_000.0 / RATE_WINDOW_MS as f64,
+        "last_seen_ms": stats.last_seen_ms,
+        "codecs": codecs,
+        "compression_ratio": ratio,
+    });
+    match device {
+        Some(id) => {
+            body["device_id"] = json!(id);
+            body["rejected_since_start"] = json!(state.rejections.of(id));
+        }
+        None => {
+            let fleet = state.store.fleet().await.map_err(ApiError::internal)?;
+            let mut counts = std::collections::BTreeMap::new();
+            for d in &fleet {
+                *counts
+                    .entry(status(d, state.policy.upload_interval, now).as_str())
+                    .or_insert(0u64) += 1;
+            }
+            body["devices"] = json!({ "total": stats.devices, "by_status": counts });
+            body["rejected_since_start"] = json!(state.telemetry.snapshot().rejected);
+        }
+    }
+    Ok(warp::reply::json(&body).into_response())
+}

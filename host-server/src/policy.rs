@@ -1,0 +1,78 @@
+//! Settings of access, queries, retention and alerts (`solarwire serve`
+//! flags; each also reads a `SOLARWIRE_*` variable).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::config::parse_duration;
+
+/// Who may read, how long data is kept, what raises alerts.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Secret (at least 32 characters) signing access tokens. Without it a
+    /// random one is generated on first start and kept in DATA_DIR/jwt-secret
+    /// (mode 0600). Prefer the variable: command lines are visible to others.
+    #[arg(long, env = "SOLARWIRE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Origins allowed to call the API from a browser (repeat or comma-separate;
+    /// default: same origin only, no CORS headers).
+    #[arg(
+        long = "cors-origin",
+        env = "SOLARWIRE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Login attempts per minute allowed per account and, doubled, per client address.
+    #[arg(long, env = "SOLARWIRE_LOGIN_RATE", default_value_t = 10)]
+    pub login_rate: u32,
+
+    /// Days raw samples and upload bodies are kept (older ones are rolled
+    /// into 5-minute aggregates, then deleted).
+    #[arg(long, env = "SOLARWIRE_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+
+    /// Days 5-minute aggregates are kept.
+    #[arg(
+        long,
+        env = "SOLARWIRE_AGGREGATE_RETENTION_DAYS",
+        default_value_t = 730
+    )]
+    pub aggregate_retention_days: u32,
+
+    /// How often retention runs.
+    #[arg(long, env = "SOLARWIRE_RETENTION_INTERVAL", default_value = "1h", value_parser = parse_duration)]
+    pub retention_interval: Duration,
+
+    /// Expected upload period of devices that set none (a device is offline
+    /// after three periods without an upload).
+    #[arg(long, env = "SOLARWIRE_UPLOAD_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub upload_interval: Duration,
+
+    /// Two samples further apart than this are not joined when integrating
+    /// energy: the time between them is reported as missing.
+    #[arg(long, env = "SOLARWIRE_ENERGY_MAX_GAP", default_value = "2m", value_parser = parse_duration)]
+    pub energy_max_gap: Duration,
+
+    /// Time zone of calendar buckets (days, months) when a request names none.
+    #[arg(long, env = "SOLARWIRE_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
+
+    /// Alert rules file (JSON: `{"rules": [{"name", "kind", "register", "threshold", …}]}`),
+    /// loaded at start; its rules replace those loaded from it before.
+    #[arg(long, env = "SOLARWIRE_ALERT_RULES")]
+    pub alert_rules: Option<PathBuf>,
+
+    /// The wasm inspector's build (a directory with `www/` and `pkg/web/`),
+    /// served at `/inspector/` when present. Default: host-wasm of the
+    /// source tree this binary was built from, if it is there.
+    #[arg(long, env = "SOLARWIRE_INSPECTOR_DIR")]
+    pub inspector_dir: Option<PathBuf>,
+
+    /// How often offline devices and status changes are checked.
+    #[arg(long, env = "SOLARWIRE_ALERT_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub alert_interval: Duration,
+}
