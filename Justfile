@@ -8,7 +8,7 @@ default:
     @just --list
 
 # Run every check and test: the one command for CI and humans.
-test: fmt lint test-native test-wasm test-python
+test: fmt lint test-native test-wasm test-python test-server
 
 # Check formatting.
 fmt:
@@ -73,3 +73,4 @@ setup-fuzz:
 import? 'host-wasm/wasm.just'
 import? 'host-python/python.just'
 import? 'host-server/server.just'
+import? 'host-server/dashboard.just'

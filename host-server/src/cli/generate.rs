@@ -44,8 +44,15 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
         return Err("--devices, --days and --poll-interval must be positive".into());
     }
     runtime()?.block_on(async {
-        let limits = Limits { max_packets: PER_UPLOAD, max_values: 4096 };
-        let config = WriterConfig { queue: 1024, batch: 64, limits };
+        let limits = Limits {
+            max_packets: PER_UPLOAD,
+            max_values: 4096,
+        };
+        let config = WriterConfig {
+            queue: 1024,
+            batch: 64,
+            limits,
+        };
         let store = SqliteStore::open(data_dir, config, None, Arc::new(Telemetry::new()))
             .map_err(|e| e.to_string())?;
         let poll_ms = u64::from(args.poll_interval) * 1000;
@@ -56,7 +63,10 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
         for i in 1..=args.devices {
             let id = format!("GEN_{i:04}");
             let keys = crate::keys::generate(false).map_err(|e| e.to_string())?;
-            store.add_device(&id, keys).await.map_err(|e| e.to_string())?;
+            store
+                .add_device(&id, keys)
+                .await
+                .map_err(|e| e.to_string())?;
             let store = store.clone();
             let poll = args.poll_interval;
             tasks.push(tokio::spawn(async move {

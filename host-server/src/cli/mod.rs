@@ -46,7 +46,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the ingest server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Add, list, show, re-key or remove devices.
     #[command(subcommand)]
     Device(device::DeviceCommand),
@@ -71,7 +71,7 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log);
     let result = match cli.command {
         None => serve(cli.data_dir, cli.serve),
-        Some(Command::Serve(args)) => serve(cli.data_dir, args),
+        Some(Command::Serve(args)) => serve(cli.data_dir, *args),
         Some(Command::Device(cmd)) => device::run(&cli.data_dir, cmd),
         Some(Command::Simulate(args)) => simulate::run(&cli.data_dir, &args),
         Some(Command::Inspect(args)) => tools::run_inspect(&args),
@@ -126,6 +126,11 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
         say(format_args!(
             "try it:       solarwire simulate --url http://{} --devices 3",
             running.addr
+        ));
+        say(format_args!(
+            "dashboard:    http://{}/  (first admin: solarwire --data-dir {} user add NAME --role admin)",
+            running.addr,
+            data_dir.display()
         ));
         running.run_until(shutdown_signal()).await;
         Ok(())

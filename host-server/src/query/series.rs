@@ -58,7 +58,7 @@ pub struct SeriesPoint {
 
 /// Whether stored aggregates can fill buckets of `step_ms`.
 pub fn uses_aggregates(step_ms: u64) -> bool {
-    step_ms >= AGGREGATE_MS && step_ms % AGGREGATE_MS == 0
+    step_ms >= AGGREGATE_MS && step_ms.is_multiple_of(AGGREGATE_MS)
 }
 
 /// Buckets `[from, to)` by `step_ms` and reduces each with `agg`.

@@ -83,6 +83,7 @@ mod tests {
             retired_ms: None,
             uploads: 0,
             samples: 0,
+            key: "own",
         }
     }
 

@@ -33,6 +33,8 @@ pub struct FleetDevice {
     pub uploads: u64,
     /// Samples stored.
     pub samples: u64,
+    /// `own` (per-device key) or `fleet` (the compat key).
+    pub key: &'static str,
 }
 
 /// Operator changes to a device; `None` leaves a field alone, an empty

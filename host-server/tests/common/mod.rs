@@ -40,7 +40,7 @@ pub fn serve_args(extra: &[&str]) -> solarwire_server::config::ServeArgs {
     }
     argv.extend_from_slice(extra);
     match Cli::parse_from(argv).command {
-        Some(Command::Serve(args)) => args,
+        Some(Command::Serve(args)) => *args,
         other => panic!("not a serve command: {other:?}"),
     }
 }

@@ -21,7 +21,7 @@ const STEP_WINDOW_MS: u64 = 24 * 3600 * 1000;
 const UPLOAD_DELETE_BATCH: i64 = 5000;
 
 const FLEET_COLUMNS: &str = "device_id, name, location, description, firmware_version, created_ms, \
-    last_seen_ms, upload_interval_s, retired_ms, uploads, samples";
+    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL";
 
 fn fleet_row(r: &Row<'_>) -> rusqlite::Result<FleetDevice> {
     Ok(FleetDevice {
@@ -36,6 +36,7 @@ fn fleet_row(r: &Row<'_>) -> rusqlite::Result<FleetDevice> {
         retired_ms: r.get(8)?,
         uploads: r.get(9)?,
         samples: r.get(10)?,
+        key: if r.get(11)? { "own" } else { "fleet" },
     })
 }
 
