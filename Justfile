@@ -8,7 +8,7 @@ default:
     @just --list
 
 # Run every check and test: the one command for CI and humans.
-test: fmt lint test-native test-wasm test-python test-server
+test: fmt lint test-native test-wasm test-python test-server test-dashboard
 
 # Check formatting.
 fmt:

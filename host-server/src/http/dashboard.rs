@@ -74,6 +74,8 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let wasm = warp::path("inspector")
         .or(warp::path("pkg"))
         .unify()
+        .or(warp::path("vectors"))
+        .unify()
         .and(warp::path::full())
         .and(warp::get().or(warp::head()).unify())
         .map(move |path: warp::path::FullPath| inspector.serve(path.as_str()));
@@ -93,32 +95,57 @@ fn file(body: &'static str, kind: &'static str) -> Response {
     r
 }
 
-/// The inspector's files, read once at start: only regular files directly
-/// in `www/` and `pkg/web/` are served, by exact name, so no request path
-/// reaches the file system.
+/// Where the inspector's files are mounted, as host-wasm's own server does:
+/// the page, its wasm build, and the example vectors.
+const MOUNTS: &[(&str, &str)] = &[
+    ("www", "/inspector/"),
+    ("pkg/web", "/pkg/web/"),
+    ("../spec-tests/vectors", "/vectors/"),
+];
+/// Folder depth read below a mount (`pkg/web/snippets/<crate>/src/`).
+const MAX_DEPTH: usize = 4;
+
+/// The inspector's files, read once at start and served by exact name, so
+/// no request path ever reaches the file system.
 struct Inspector {
     files: HashMap<String, (&'static str, bytes::Bytes)>,
+}
+
+/// Reads the regular files below `dir` into `files` under `prefix`.
+fn collect(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    files: &mut HashMap<String, (&'static str, bytes::Bytes)>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        if meta.is_dir() && depth < MAX_DEPTH {
+            collect(&path, &format!("{prefix}{name}/"), depth + 1, files);
+        } else if meta.is_file()
+            && meta.len() <= MAX_FILE
+            && let Ok(body) = std::fs::read(&path)
+        {
+            files.insert(format!("{prefix}{name}"), (content_type(name), body.into()));
+        }
+    }
 }
 
 impl Inspector {
     fn load(root: PathBuf) -> Self {
         let mut files = HashMap::new();
-        for (dir, prefix) in [("www", "/inspector/"), ("pkg/web", "/pkg/web/")] {
-            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let small = entry
-                    .metadata()
-                    .is_ok_and(|m| m.is_file() && m.len() <= MAX_FILE);
-                if let (true, Ok(body)) = (small, std::fs::read(&path)) {
-                    files.insert(format!("{prefix}{name}"), (content_type(name), body.into()));
-                }
-            }
+        for (dir, prefix) in MOUNTS {
+            collect(&root.join(dir), prefix, 0, &mut files);
         }
         let index = files.get("/inspector/index.html").cloned();
         match index {

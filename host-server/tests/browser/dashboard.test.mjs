@@ -118,6 +118,19 @@ test("dashboard: login, fleet, device, live chart, alert", { timeout: 240_000 },
     await page.setViewportSize({ width: 420, height: 900 });
     await page.screenshot({ path: join(shots, "6-narrow.png"), fullPage: true });
     assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "no script errors");
+
+    // The wasm inspector, when its build is present, loads under our CSP.
+    if (await page.isVisible("#inspector-link")) {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.click("#inspector-link");
+      await page.waitForLoadState("networkidle");
+      // The wasm module lists its register profiles once it runs.
+      await page.waitForFunction(() => document.querySelectorAll("select option").length > 0, null, { timeout: WAIT });
+      await page.click("text=Sealed upload");
+      await page.waitForLoadState("networkidle");
+      await page.screenshot({ path: join(shots, "7-inspector.png"), fullPage: true });
+      assert.deepEqual(errors.filter((e) => !e.includes("401")), [], "the inspector runs");
+    }
     console.log(`screenshots: ${shots}`);
   } finally {
     await context.close();
