@@ -17,6 +17,18 @@ pub fn check(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The JSON Schema of a device id, as [`check`] reads it (API document).
+pub fn schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(format!("^[A-Za-z0-9_.:-]{{1,{MAX_LEN}}}$")))
+        .description(Some(format!(
+            "A device id: 1 to {MAX_LEN} characters of `A-Z a-z 0-9 _ . : -`"
+        )))
+        .examples(["ESP32_001"])
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::now_ms;
 use crate::mqtt::MqttPublisher;
-use crate::readings::{SampleMeta, sample_json};
+use crate::readings::{SampleJson, SampleMeta, sample_json};
 use crate::store::Committed;
 
 /// One stored upload as a JSON text, ready to send.
@@ -96,7 +96,7 @@ pub async fn fan_out(mut committed: mpsc::Receiver<Committed>, outputs: Outputs)
 
 /// `{"type": "sample", "device_id", "upload_id", "nonce", "received_ms", "samples": […]}`.
 fn samples_message(c: &Committed) -> Value {
-    let samples: Vec<Value> = c
+    let samples: Vec<SampleJson> = c
         .samples
         .iter()
         .map(|s| {

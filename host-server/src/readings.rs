@@ -1,10 +1,12 @@
 //! Register values as JSON for people: raw and converted through the core's
 //! register catalog (the default `ecowatt-1.3` profile).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 use solarwire_core::registers::{Catalog, Profile, RegisterRef};
+use utoipa::ToSchema;
 
 static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
     Catalog::builtin()
@@ -23,7 +25,7 @@ pub fn profile() -> &'static Profile {
 }
 
 /// Where a sample sits, besides its values.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SampleMeta {
     /// Unix ms.
     pub t_ms: Option<u64>,
@@ -37,27 +39,32 @@ pub struct SampleMeta {
     pub packet: usize,
 }
 
+/// A sample for people: raw and converted values keyed by register name
+/// (`reg{id}` for an id the profile does not know).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SampleJson {
+    /// Where it sits.
+    #[serde(flatten)]
+    pub meta: SampleMeta,
+    /// Raw register values.
+    pub raw: BTreeMap<String, u16>,
+    /// Converted values in the register's unit (`null` for an unknown register).
+    pub values: BTreeMap<String, Option<f64>>,
+}
+
 /// A sample as JSON: `raw` and converted `values` keyed by register name.
-pub fn sample_json(meta: SampleMeta, registers: &[(u8, u16)]) -> Value {
-    let mut raw = Map::new();
-    let mut values = Map::new();
+pub fn sample_json(meta: SampleMeta, registers: &[(u8, u16)]) -> SampleJson {
+    let mut raw = BTreeMap::new();
+    let mut values = BTreeMap::new();
     for &(id, value) in registers {
         let (name, converted) = match PROFILE.by_id(id) {
-            Some(r) => (r.name.clone(), json!(r.read(value).value.to_f64())),
-            None => (format!("reg{id}"), Value::Null),
+            Some(r) => (r.name.clone(), Some(r.read(value).value.to_f64())),
+            None => (format!("reg{id}"), None),
         };
-        raw.insert(name.clone(), json!(value));
+        raw.insert(name.clone(), value);
         values.insert(name, converted);
     }
-    json!({
-        "t_ms": meta.t_ms,
-        "device_time": meta.device_time,
-        "approximate": meta.approximate,
-        "upload_id": meta.upload_id,
-        "packet": meta.packet,
-        "raw": raw,
-        "values": values,
-    })
+    SampleJson { meta, raw, values }
 }
 
 /// Resolves a comma-separated list of register names or ids.
@@ -93,7 +100,7 @@ mod tests {
             upload_id: 7,
             packet: 0,
         };
-        let v = sample_json(meta, &[(0, 2304), (9, 1205)]);
+        let v = serde_json::to_value(sample_json(meta, &[(0, 2304), (9, 1205)])).unwrap();
         assert_eq!(v["raw"]["Vac1"], 2304);
         assert_eq!(v["values"]["Vac1"], 230.4);
         assert_eq!(v["values"]["Pac"], 1205.0);

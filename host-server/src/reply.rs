@@ -2,47 +2,115 @@
 //! §6.1 for `/aggregated`, §6.2 for `/process`) plus `duplicate`, the
 //! stored upload's id and a per-packet report.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use solarwire_core::codec::Method;
+use utoipa::ToSchema;
 
-use crate::store::{IngestOutcome, UploadSummary};
+use crate::store::{IngestOutcome, PacketSummary, UploadSummary};
+
+/// The reply of `POST /aggregated/{id}` and `POST /api/v1/devices/{id}/uploads`:
+/// the firmware's fields (spec §6.1) and the stored upload's report.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AggregatedReply {
+    /// Always `true` (failures answer in the error shape).
+    pub success: bool,
+    /// Register values stored (the original server's name: it counts values).
+    pub samples_count: usize,
+    /// Packets in the upload.
+    pub packets_processed: usize,
+    /// One line per packet, as the firmware reads them.
+    pub stats: Vec<PacketStat>,
+    /// What was stored.
+    #[serde(flatten)]
+    pub report: UploadReport,
+}
+
+/// A packet as the firmware's reply lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PacketStat {
+    /// Whether it decoded.
+    pub success: bool,
+    /// The codec's firmware label (`dictionary`, `temporal` …, `unknown`).
+    pub method: &'static str,
+    /// Bytes received.
+    pub compressed_size: usize,
+    /// Raw size of the decoded values.
+    pub original_size: usize,
+    /// `compressed_size / original_size` (`null` when nothing decoded).
+    pub ratio: Option<f64>,
+    /// Values decoded.
+    pub value_count: usize,
+}
+
+/// The reply of `POST /process` (legacy shape, spec §6.2) and the stored
+/// upload's report.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LegacyReply {
+    /// Always `success`.
+    pub status: &'static str,
+    /// Always `solarwire`.
+    pub compression_system: &'static str,
+    /// Packets in the upload.
+    pub processed_entries: usize,
+    /// Samples stored.
+    pub total_samples_processed: usize,
+    /// Packets decoded.
+    pub decompression_successes: usize,
+    /// Decoded packets, percent.
+    pub success_rate_percent: f64,
+    /// What was stored.
+    #[serde(flatten)]
+    pub report: UploadReport,
+}
+
+/// What both upload replies say about the stored upload.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct UploadReport {
+    /// The device.
+    pub device_id: String,
+    /// A sentence for people.
+    pub message: String,
+    /// An identical resend of the last accepted envelope: nothing new stored.
+    pub duplicate: bool,
+    /// Row id of the stored upload.
+    pub upload_id: i64,
+    /// The envelope's nonce (absent for unsigned legacy bodies).
+    pub nonce: Option<u32>,
+    /// Samples stored.
+    pub samples: usize,
+    /// One entry per packet.
+    pub packets: Vec<PacketSummary>,
+}
 
 /// The reply of `POST /aggregated/{id}` and `POST /api/v1/devices/{id}/uploads`.
-pub fn aggregated(outcome: &IngestOutcome) -> Value {
+pub fn aggregated(outcome: &IngestOutcome) -> AggregatedReply {
     let (s, duplicate) = parts(outcome);
-    let stats: Vec<Value> = s
+    let stats = s
         .packets
         .iter()
         .map(|p| {
             let method = p.method.as_deref().and_then(Method::from_code);
-            json!({
-                "success": p.outcome != "failed",
-                "method": method.map_or("unknown", Method::firmware_label),
-                "compressed_size": p.size,
-                "original_size": p.original_size,
-                "ratio": ratio(p.size, p.original_size),
-                "value_count": p.values,
-            })
+            PacketStat {
+                success: p.outcome != "failed",
+                method: method.map_or("unknown", Method::firmware_label),
+                compressed_size: p.size,
+                original_size: p.original_size,
+                ratio: ratio(p.size, p.original_size),
+                value_count: p.values,
+            }
         })
         .collect();
-    json!({
-        "success": true,
-        "device_id": s.device_id,
-        "message": message(s, duplicate),
-        // As the original server: `samples_count` counts register values.
-        "samples_count": s.values,
-        "packets_processed": s.packets.len(),
-        "stats": stats,
-        "duplicate": duplicate,
-        "upload_id": s.upload_id,
-        "nonce": s.nonce,
-        "samples": s.samples,
-        "packets": s.packets,
-    })
+    AggregatedReply {
+        success: true,
+        samples_count: s.values,
+        packets_processed: s.packets.len(),
+        stats,
+        report: report(s, duplicate),
+    }
 }
 
 /// The reply of `POST /process` (legacy shape).
-pub fn legacy(outcome: &IngestOutcome) -> Value {
+pub fn legacy(outcome: &IngestOutcome) -> LegacyReply {
     let (s, duplicate) = parts(outcome);
     let decoded = s.packets.iter().filter(|p| p.outcome == "decoded").count();
     let rate = if s.packets.is_empty() {
@@ -50,21 +118,27 @@ pub fn legacy(outcome: &IngestOutcome) -> Value {
     } else {
         100.0 * decoded as f64 / s.packets.len() as f64
     };
-    json!({
-        "status": "success",
-        "device_id": s.device_id,
-        "compression_system": "solarwire",
-        "processed_entries": s.packets.len(),
-        "total_samples_processed": s.samples,
-        "decompression_successes": decoded,
-        "success_rate_percent": rate,
-        "message": message(s, duplicate),
-        "duplicate": duplicate,
-        "upload_id": s.upload_id,
-        "nonce": s.nonce,
-        "samples": s.samples,
-        "packets": s.packets,
-    })
+    LegacyReply {
+        status: "success",
+        compression_system: "solarwire",
+        processed_entries: s.packets.len(),
+        total_samples_processed: s.samples,
+        decompression_successes: decoded,
+        success_rate_percent: rate,
+        report: report(s, duplicate),
+    }
+}
+
+fn report(s: &UploadSummary, duplicate: bool) -> UploadReport {
+    UploadReport {
+        device_id: s.device_id.clone(),
+        message: message(s, duplicate),
+        duplicate,
+        upload_id: s.upload_id,
+        nonce: s.nonce,
+        samples: s.samples,
+        packets: s.packets.clone(),
+    }
 }
 
 fn parts(outcome: &IngestOutcome) -> (&UploadSummary, bool) {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::store::UploadSummary;
 
 /// Packets and bytes of one codec.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CodecCounters {
     /// Packets received.
     pub packets: u64,

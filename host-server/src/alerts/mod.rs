@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
+use utoipa::ToSchema;
 
 use crate::clock::now_ms;
 use crate::live::LiveHub;
@@ -248,13 +250,28 @@ fn applies(rule: &Rule, device: &str) -> bool {
     rule.rule.device_id.as_deref().is_none_or(|d| d == device)
 }
 
+/// An alert with its rule's name and kind, as the API and the WebSocket show it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AlertJson {
+    /// The stored alert.
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// Whether it is still open.
+    pub open: bool,
+    /// Its rule's name (`null` when the rule was removed).
+    pub rule_name: Option<String>,
+    /// Its rule's kind (`null` when the rule was removed).
+    pub kind: Option<RuleKind>,
+}
+
 /// An alert with its rule's name and kind.
-pub fn alert_json(alert: &Alert, rule: Option<&Rule>) -> serde_json::Value {
-    let mut v = serde_json::to_value(alert).unwrap_or_default();
-    v["open"] = json!(alert.closed_ms.is_none());
-    v["rule_name"] = json!(rule.map(|r| r.rule.name.as_str()));
-    v["kind"] = json!(rule.map(|r| r.rule.kind));
-    v
+pub fn alert_json(alert: &Alert, rule: Option<&Rule>) -> AlertJson {
+    AlertJson {
+        alert: alert.clone(),
+        open: alert.closed_ms.is_none(),
+        rule_name: rule.map(|r| r.rule.name.clone()),
+        kind: rule.map(|r| r.rule.kind),
+    }
 }
 
 /// Judges each committed upload, then hands it to the live outputs.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use solarwire_core::registers::RegisterRef;
+use utoipa::ToSchema;
 
 use crate::store::alerts::{NewRule, RuleKind};
 
@@ -16,17 +17,25 @@ pub const MAX_RULES: usize = 1000;
 const MAX_FILE: u64 = 1024 * 1024;
 
 /// A rule as written: `{"name", "kind", "register", "threshold", "window_s", "device_id"}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "inverter hot", "kind": "max", "register": "Temp", "threshold": 70.0}))]
 pub struct RuleSpec {
+    /// A name for people (1 to 128 bytes).
     name: String,
+    /// What the rule watches.
     kind: RuleKind,
+    /// One device, or every device when absent.
     #[serde(default)]
+    #[schema(schema_with = crate::device_id::schema)]
     device_id: Option<String>,
+    /// The register (name like `Pac`, key or id); not for `offline`.
     #[serde(default)]
     register: Option<String>,
+    /// The limit of `min`, `max` and `step` rules.
     #[serde(default)]
     threshold: Option<f64>,
+    /// The window of a `stuck` rule, 1 to 604800 seconds.
     #[serde(default)]
     window_s: Option<u32>,
 }

@@ -3,22 +3,22 @@
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::accounts::json_body;
-use super::error::{ApiError, respond};
+use super::accounts::{Done, json_body};
+use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
 use super::with_state;
-use crate::alerts::alert_json;
 use crate::alerts::rules::{MAX_RULES, RuleSpec};
+use crate::alerts::{AlertJson, alert_json};
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::clock::now_ms;
-use crate::store::alerts::AlertFilter;
+use crate::store::alerts::{AlertFilter, Rule};
 
 /// Alerts per answer by default, and at most.
 const DEFAULT_LIMIT: usize = 100;
@@ -37,15 +37,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(gate(state, Access::Read))
         .and(with_state(state))
-        .then(|st: Arc<AppState>| async move {
-            respond(
-                st.store
-                    .alert_rules()
-                    .await
-                    .map(|r| warp::reply::json(&json!({ "rules": r })))
-                    .map_err(ApiError::internal),
-            )
-        });
+        .then(|st: Arc<AppState>| async move { respond(list_rules(&st).await) });
     let add_rule = rules
         .and(warp::post())
         .and(gate(state, Access::Admin))
@@ -69,13 +61,46 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 }
 
 /// `open=true|false`, `device`, `limit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AlertParams {
+    /// Only open (`true`) or closed (`false`) alerts.
     open: Option<bool>,
+    /// Only this device's.
+    #[param(schema_with = crate::device_id::schema)]
     device: Option<String>,
+    /// Alerts at most, 1 to 1000 (default 100), newest first.
     limit: Option<usize>,
 }
 
+/// Alerts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct AlertsReply {
+    /// Alerts returned.
+    count: usize,
+    /// The alerts.
+    alerts: Vec<AlertJson>,
+}
+
+/// The alert rules.
+#[derive(Debug, Serialize, ToSchema)]
+struct RulesReply {
+    /// Every rule, by id.
+    rules: Vec<Rule>,
+}
+
+/// Alerts, newest first, with their rules' names.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    params(AlertParams),
+    responses(
+        (status = 200, description = "The alerts", body = AlertsReply),
+        (status = 400, description = "A bad query or device id (`bad_query`, `bad_device_id`)", body = ErrorBody),
+    ),
+)]
 async fn list(state: &AppState, q: AlertParams) -> Result<Response, ApiError> {
     if let Some(device) = &q.device {
         crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
@@ -98,9 +123,42 @@ async fn list(state: &AppState, q: AlertParams) -> Result<Response, ApiError> {
         .iter()
         .map(|a| alert_json(a, rules.iter().find(|r| r.id == a.rule_id)))
         .collect();
-    Ok(warp::reply::json(&json!({ "count": alerts.len(), "alerts": alerts })).into_response())
+    Ok(warp::reply::json(&AlertsReply {
+        count: alerts.len(),
+        alerts,
+    })
+    .into_response())
 }
 
+/// The alert rules (from the API and from the rules file).
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    responses((status = 200, description = "The rules", body = RulesReply)),
+)]
+async fn list_rules(state: &AppState) -> Result<impl Reply, ApiError> {
+    let rules = state
+        .store
+        .alert_rules()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(warp::reply::json(&RulesReply { rules }))
+}
+
+/// Adds a rule; it is judged from the next sample on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/rules",
+    tag = "alerts",
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
+    request_body = RuleSpec,
+    responses(
+        (status = 201, description = "The stored rule", body = Rule),
+        (status = 400, description = "Malformed or inconsistent (`malformed`, `bad_rule`)", body = ErrorBody),
+        (status = 409, description = "Too many rules (`too_many_rules`)", body = ErrorBody),
+    ),
+)]
 async fn add_rule(state: &AppState, spec: RuleSpec) -> Result<Response, ApiError> {
     let rule = spec
         .check()
@@ -129,6 +187,18 @@ async fn add_rule(state: &AppState, spec: RuleSpec) -> Result<Response, ApiError
     Ok(warp::reply::with_status(warp::reply::json(&rule), StatusCode::CREATED).into_response())
 }
 
+/// Removes a rule and closes its open alerts.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/alerts/rules/{id}",
+    tag = "alerts",
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
+    params(("id" = i64, Path, description = "The rule's id", example = 1)),
+    responses(
+        (status = 200, description = "Done: `removed`", body = Done),
+        (status = 404, description = "No such rule (`unknown_rule`)", body = ErrorBody),
+    ),
+)]
 async fn remove_rule(state: &AppState, id: i64) -> Result<Response, ApiError> {
     if !state
         .store
@@ -143,5 +213,9 @@ async fn remove_rule(state: &AppState, id: i64) -> Result<Response, ApiError> {
         ));
     }
     state.alerts.reload().await.map_err(ApiError::internal)?;
-    Ok(warp::reply::json(&json!({ "id": id, "done": "removed" })).into_response())
+    Ok(warp::reply::json(&Done {
+        id,
+        done: "removed",
+    })
+    .into_response())
 }

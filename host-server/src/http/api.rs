@@ -1,24 +1,22 @@
-//! `/api/v1`: reading devices and their samples (viewers), and the admin
-//! routes that manage devices over HTTP.
+//! `/api/v1/devices/{id}`, `/latest` and `/history`: reading a device and
+//! its samples (viewers and up).
 
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
-use super::error::{ApiError, respond};
+use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
 use super::{device_path, with_state};
 use crate::app::AppState;
 use crate::auth::Access;
-use crate::readings::{SampleMeta, register_ids, sample_json};
-use futures_util::future::BoxFuture;
-
-use crate::store::{DeviceKeys, HistoryQuery, Store, StoreError, StoredSample};
+use crate::readings::{SampleJson, SampleMeta, register_ids, sample_json};
+use crate::store::{DeviceDetail, HistoryQuery, StoredSample};
 
 /// Samples per history answer by default, and at most.
 const DEFAULT_LIMIT: usize = 1000;
@@ -54,69 +52,29 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(history)
         .unify()
-        .or(admin_routes(state))
+        .or(super::device_admin::routes(state))
         .unify()
         .boxed()
 }
 
-fn admin_routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let add = warp::path!("api" / "v1" / "devices")
-        .and(warp::post())
-        .and(admin(state))
-        .and(warp::body::content_length_limit(4096))
-        .and(warp::body::json::<NewDevice>())
-        .and(with_state(state))
-        .then(|req: NewDevice, st: Arc<AppState>| async move { respond(add(&st, req).await) });
-    let rotate = device_path()
-        .and(warp::path!("rotate-key"))
-        .and(warp::post())
-        .and(admin(state))
-        .and(warp::query::<KeyOptions>())
-        .and(with_state(state))
-        .then(|id: String, o: KeyOptions, st: Arc<AppState>| async move {
-            respond(rotate(&st, &id, o.aes).await)
-        });
-    let remove = device_path()
-        .and(warp::path::end())
-        .and(warp::delete())
-        .and(admin(state))
-        .and(warp::query::<RemoveOptions>())
-        .and(with_state(state))
-        .then(
-            |id: String, o: RemoveOptions, st: Arc<AppState>| async move {
-                respond(if o.keep_data {
-                    change(&st, &id, "retired", |s, id| s.retire_device(id)).await
-                } else {
-                    change(&st, &id, "removed", |s, id| s.remove_device(id)).await
-                })
-            },
-        );
-    let reset = device_path()
-        .and(warp::path!("nonce"))
-        .and(warp::delete())
-        .and(admin(state))
-        .and(with_state(state))
-        .then(|id: String, st: Arc<AppState>| async move {
-            respond(change(&st, &id, "nonce_reset", |s, id| s.reset_nonce(id)).await)
-        });
-    add.or(rotate)
-        .unify()
-        .or(remove)
-        .unify()
-        .or(reset)
-        .unify()
-        .boxed()
-}
-
-/// Passes admins: users, admin-scoped API keys, the break-glass token.
-fn admin(state: &Arc<AppState>) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
-    gate(state, Access::Admin)
-}
-
-fn checked(id: &str) -> Result<(), ApiError> {
+/// Checks a device id (400 `bad_device_id`).
+pub(super) fn checked(id: &str) -> Result<(), ApiError> {
     crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))
 }
 
+/// One device: registration, keys in use, last seen, nonce, upload and
+/// sample counts, codec mix and compression ratio.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}",
+    operation_id = "get_device",
+    tag = "devices",
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        (status = 400, description = "A bad device id (`bad_device_id`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
+    ),
+)]
 async fn show(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
     checked(id)?;
     let detail = state
@@ -129,12 +87,23 @@ async fn show(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
         .codecs
         .iter()
         .fold((0, 0), |(b, o), c| (b + c.bytes, o + c.original_bytes));
-    let mut body = serde_json::to_value(&detail).map_err(ApiError::internal)?;
-    body["compression_ratio"] = json!((original > 0).then(|| bytes as f64 / original as f64));
-    Ok(warp::reply::json(&body))
+    Ok(warp::reply::json(&DeviceView {
+        detail,
+        compression_ratio: (original > 0).then(|| bytes as f64 / original as f64),
+    }))
 }
 
-fn sample_value(s: &StoredSample) -> Value {
+/// `GET /api/v1/devices/{device_id}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct DeviceView {
+    /// The device and its statistics.
+    #[serde(flatten)]
+    detail: DeviceDetail,
+    /// Compressed bytes over raw bytes of everything decoded (`null` before any).
+    compression_ratio: Option<f64>,
+}
+
+fn sample_value(s: &StoredSample) -> SampleJson {
     let meta = SampleMeta {
         t_ms: Some(s.t_ms),
         device_time: s.device_time,
@@ -145,6 +114,16 @@ fn sample_value(s: &StoredSample) -> Value {
     sample_json(meta, &s.registers)
 }
 
+/// The device's newest sample, raw and converted.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}/latest",
+    tag = "queries",
+    responses(
+        (status = 200, description = "The newest sample", body = LatestReply),
+        (status = 404, description = "No such device (`unknown_device`) or no sample yet (`no_data`)", body = ErrorBody),
+    ),
+)]
 async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
     checked(id)?;
     let sample = state.store.latest(id).await.map_err(ApiError::internal)?;
@@ -156,22 +135,55 @@ async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
             },
         );
     };
-    Ok(warp::reply::json(
-        &json!({ "device_id": id, "sample": sample_value(&sample) }),
-    ))
+    Ok(warp::reply::json(&LatestReply {
+        device_id: id.to_owned(),
+        sample: sample_value(&sample),
+    }))
+}
+
+/// `GET /api/v1/devices/{device_id}/latest`.
+#[derive(Debug, Serialize, ToSchema)]
+struct LatestReply {
+    /// The device.
+    device_id: String,
+    /// Its newest sample.
+    sample: SampleJson,
 }
 
 /// `from`/`to` in Unix ms (`to` exclusive), `registers` a comma list,
 /// `limit`, `format=csv` (or `Accept: text/csv`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryParams {
+    /// Start, Unix ms (inclusive; default: the beginning).
     from: Option<u64>,
+    /// End, Unix ms (exclusive; default: now and later).
     to: Option<u64>,
+    /// Registers to include, by name or id, comma-separated (default: all).
+    #[param(example = "Pac,Vac1")]
     registers: Option<String>,
+    /// Samples at most, 1 to 10000 (default 1000).
     limit: Option<usize>,
+    /// `csv` for a CSV download (as `Accept: text/csv`).
+    #[param(example = "csv")]
     format: Option<String>,
 }
 
+/// Samples in a time range, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}/history",
+    tag = "queries",
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "The samples (CSV with `format=csv` or `Accept: text/csv`: one row per sample, one column per register)", content(
+            (HistoryReply = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad query or an unknown register (`bad_query`, `unknown_register`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
+    ),
+)]
 async fn history(
     state: &AppState,
     id: &str,
@@ -212,110 +224,28 @@ async fn history(
     if crate::query::csv::wanted(q.format.as_deref(), accept) {
         return Ok(super::queries::history_csv(id, &samples));
     }
-    let samples: Vec<Value> = samples.iter().map(sample_value).collect();
-    Ok(warp::reply::json(&json!({
-        "device_id": id,
-        "from": query.from_ms,
-        "to": query.to_ms,
-        "count": samples.len(),
-        "samples": samples,
-    }))
+    let samples: Vec<SampleJson> = samples.iter().map(sample_value).collect();
+    Ok(warp::reply::json(&HistoryReply {
+        device_id: id.to_owned(),
+        from: query.from_ms,
+        to: query.to_ms,
+        count: samples.len(),
+        samples,
+    })
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewDevice {
+/// `GET /api/v1/devices/{device_id}/history`.
+#[derive(Debug, Serialize, ToSchema)]
+struct HistoryReply {
+    /// The device.
     device_id: String,
-    #[serde(default)]
-    aes: bool,
-}
-
-/// `keep_data=true` retires the device (keys erased, uploads refused,
-/// data kept); otherwise its data is deleted with it.
-#[derive(Debug, Deserialize)]
-struct RemoveOptions {
-    #[serde(default)]
-    keep_data: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct KeyOptions {
-    #[serde(default)]
-    aes: bool,
-}
-
-fn keys_reply(id: &str, keys: &DeviceKeys, status: StatusCode) -> Response {
-    let body = json!({
-        "device_id": id,
-        "hmac_key": keys.hmac.as_deref().map(hex::encode),
-        "aes_key": keys.aes.map(hex::encode),
-        "message": "the keys are shown once; store them in the device",
-    });
-    warp::reply::with_status(warp::reply::json(&body), status).into_response()
-}
-
-fn new_keys(aes: bool) -> Result<DeviceKeys, ApiError> {
-    crate::keys::generate(aes).map_err(ApiError::internal)
-}
-
-async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
-    checked(&req.device_id)?;
-    let keys = new_keys(req.aes)?;
-    if !state
-        .store
-        .add_device(&req.device_id, keys.clone())
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "device_exists",
-            format!("device {} already exists", req.device_id),
-        ));
-    }
-    state.keys.invalidate();
-    tracing::info!(device = req.device_id, "device added over the admin API");
-    Ok(keys_reply(&req.device_id, &keys, StatusCode::CREATED))
-}
-
-async fn rotate(state: &AppState, id: &str, aes: bool) -> Result<Response, ApiError> {
-    checked(id)?;
-    let keys = new_keys(aes)?;
-    if !state
-        .store
-        .rotate_keys(id, keys.clone())
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::unknown_device(id));
-    }
-    state.keys.invalidate();
-    tracing::info!(device = id, "device keys rotated over the admin API");
-    Ok(keys_reply(id, &keys, StatusCode::OK))
-}
-
-/// An operator change to one device; `false` when the device is unknown.
-type DeviceOp = for<'a> fn(&'a dyn Store, &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
-
-async fn change(
-    state: &AppState,
-    id: &str,
-    what: &'static str,
-    op: DeviceOp,
-) -> Result<impl Reply, ApiError> {
-    checked(id)?;
-    if !op(state.store.as_ref(), id)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::unknown_device(id));
-    }
-    state.keys.invalidate();
-    tracing::info!(
-        device = id,
-        change = what,
-        "device changed over the admin API"
-    );
-    Ok(warp::reply::json(&json!({ "device_id": id, "done": what })))
+    /// Start, Unix ms.
+    from: u64,
+    /// End (exclusive), Unix ms.
+    to: u64,
+    /// Samples returned.
+    count: usize,
+    /// The samples, oldest first.
+    samples: Vec<SampleJson>,
 }

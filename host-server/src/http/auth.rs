@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::error::{ApiError, respond};
+use super::error::{ApiError, ErrorBody, respond};
 use super::guard::require;
 use super::peer::{PeerAddr, peer};
 use super::{body, with_state};
@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::auth::jwt::ACCESS_TTL_S;
 use crate::auth::{Access, Principal, opaque, password};
 use crate::clock::now_ms;
-use crate::store::access::{NewRefresh, RefreshOutcome, User};
+use crate::store::access::{NewRefresh, RefreshOutcome, Role, Scope, User};
 
 /// Lifetime of a refresh token.
 const REFRESH_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -59,7 +59,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let me = warp::path!("api" / "v1" / "auth" / "me")
         .and(warp::get())
         .and(require(state, Access::Read))
-        .map(|p: Principal| warp::reply::json(&principal_json(&p)).into_response());
+        .map(|p: Principal| me(&p));
     login
         .or(refresh)
         .unify()
@@ -70,13 +70,76 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// The fields of every auth request (OAuth2 names).
-#[derive(Debug, Default, Deserialize)]
+/// The fields of every auth request (OAuth2 names), sent as a form
+/// (`application/x-www-form-urlencoded`) or as JSON.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(example = json!({"grant_type": "password", "username": "admin", "password": "a long passphrase"}))]
 struct AuthForm {
+    /// `password` (login) or `refresh_token` (refresh); optional.
     grant_type: Option<String>,
+    /// The user name (login).
     username: Option<String>,
+    /// The password (login).
     password: Option<String>,
+    /// The refresh token (refresh, logout).
     refresh_token: Option<String>,
+}
+
+/// A new access token and refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+struct Tokens {
+    /// The access token (HS256 JWT): send it as `Authorization: Bearer …`.
+    access_token: String,
+    /// `Bearer`.
+    token_type: &'static str,
+    /// Seconds the access token lasts.
+    expires_in: u64,
+    /// The refresh token: spent on use, replaced by the next one.
+    refresh_token: String,
+    /// Seconds the refresh token lasts.
+    refresh_expires_in: u64,
+    /// Who logged in.
+    user: User,
+}
+
+/// Who is calling.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Me {
+    /// A logged-in user.
+    User {
+        /// User id.
+        id: i64,
+        /// Login name.
+        name: String,
+        /// Role.
+        role: Role,
+    },
+    /// An API key.
+    ApiKey {
+        /// Key id.
+        id: i64,
+        /// The key's name.
+        name: String,
+        /// Its scope.
+        scope: Scope,
+        /// The role its scope amounts to.
+        role: Role,
+    },
+    /// The break-glass admin token.
+    AdminToken {
+        /// `admin`.
+        role: Role,
+    },
+}
+
+/// A logout.
+#[derive(Debug, Serialize, ToSchema)]
+struct LoggedOut {
+    /// Always `true`.
+    logged_out: bool,
+    /// Whether a live login was revoked.
+    revoked: bool,
 }
 
 fn parse_form(kind: Option<&str>, body: &[u8]) -> Result<AuthForm, ApiError> {
@@ -96,17 +159,29 @@ fn parse_form(kind: Option<&str>, body: &[u8]) -> Result<AuthForm, ApiError> {
     }
 }
 
-fn principal_json(p: &Principal) -> serde_json::Value {
-    match p {
-        Principal::User { id, name, role } => {
-            json!({ "kind": "user", "id": id, "name": name, "role": role })
-        }
-        Principal::ApiKey { id, name, scope } => {
-            json!({ "kind": "api_key", "id": id, "name": name, "scope": scope,
-                    "role": if *scope == crate::store::access::Scope::Admin { "admin" } else { "viewer" } })
-        }
-        Principal::BreakGlass => json!({ "kind": "admin_token", "role": "admin" }),
-    }
+/// Who is calling: a user, an API key or the break-glass token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    responses((status = 200, description = "The caller", body = Me)),
+)]
+fn me(p: &Principal) -> Response {
+    let me = match p.clone() {
+        Principal::User { id, name, role } => Me::User { id, name, role },
+        Principal::ApiKey { id, name, scope } => Me::ApiKey {
+            id,
+            name,
+            scope,
+            role: if scope == Scope::Admin {
+                Role::Admin
+            } else {
+                Role::Viewer
+            },
+        },
+        Principal::BreakGlass => Me::AdminToken { role: Role::Admin },
+    };
+    warp::reply::json(&me).into_response()
 }
 
 fn invalid_credentials() -> ApiError {
@@ -117,6 +192,25 @@ fn invalid_credentials() -> ApiError {
     )
 }
 
+/// Logs in with a user name and password (the OAuth2 password grant, as
+/// a form or JSON): an access token and a refresh token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    security(()),
+    request_body(content(
+        (AuthForm = "application/x-www-form-urlencoded"),
+        (AuthForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged in", body = Tokens),
+        (status = 400, description = "Missing fields or another grant type (`malformed`, `unsupported_grant_type`)", body = ErrorBody),
+        (status = 401, description = "Wrong user name or password (`invalid_credentials`)", body = ErrorBody),
+        (status = 415, description = "Neither a form nor JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 429, description = "Too many attempts (`rate_limited`, with `Retry-After`)", body = ErrorBody),
+    ),
+)]
 async fn login(
     state: &AppState,
     peer: Option<PeerAddr>,
@@ -193,14 +287,14 @@ fn tokens_reply(state: &AppState, user: &User, refresh: &str) -> Result<Response
         .signer
         .issue(user, now_ms() / 1000)
         .map_err(ApiError::internal)?;
-    let mut response = warp::reply::json(&json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TTL_S,
-        "refresh_token": refresh,
-        "refresh_expires_in": REFRESH_TTL_MS / 1000,
-        "user": user,
-    }))
+    let mut response = warp::reply::json(&Tokens {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_S,
+        refresh_token: refresh.to_owned(),
+        refresh_expires_in: REFRESH_TTL_MS / 1000,
+        user: user.clone(),
+    })
     .into_response();
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
@@ -224,6 +318,24 @@ fn presented_refresh(form: &AuthForm) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// Trades a refresh token for new tokens; the presented one is spent, and
+/// presenting a spent one revokes its whole login.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    security(()),
+    request_body(content(
+        (AuthForm = "application/x-www-form-urlencoded"),
+        (AuthForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "New tokens", body = Tokens),
+        (status = 400, description = "No refresh token or another grant type (`malformed`, `unsupported_grant_type`)", body = ErrorBody),
+        (status = 401, description = "Not valid, or already used (`unauthorized`, `token_reused`)", body = ErrorBody),
+        (status = 415, description = "Neither a form nor JSON (`unsupported_media_type`)", body = ErrorBody),
+    ),
+)]
 async fn refresh(state: &AppState, form: AuthForm) -> Result<Response, ApiError> {
     if form
         .grant_type
@@ -270,6 +382,22 @@ async fn refresh(state: &AppState, form: AuthForm) -> Result<Response, ApiError>
     }
 }
 
+/// Revokes the login a refresh token belongs to.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(()),
+    request_body(content(
+        (AuthForm = "application/x-www-form-urlencoded"),
+        (AuthForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged out", body = LoggedOut),
+        (status = 400, description = "No refresh token (`malformed`)", body = ErrorBody),
+        (status = 401, description = "A token that is not a refresh token (`unauthorized`)", body = ErrorBody),
+    ),
+)]
 async fn logout(state: &AppState, form: AuthForm) -> Result<Response, ApiError> {
     let presented = presented_refresh(&form)?;
     let revoked = state
@@ -277,5 +405,9 @@ async fn logout(state: &AppState, form: AuthForm) -> Result<Response, ApiError> 
         .revoke_refresh(opaque::digest(presented))
         .await
         .map_err(ApiError::internal)?;
-    Ok(warp::reply::json(&json!({ "logged_out": true, "revoked": revoked })).into_response())
+    Ok(warp::reply::json(&LoggedOut {
+        logged_out: true,
+        revoked,
+    })
+    .into_response())
 }

@@ -12,7 +12,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 
 /// The embedded dashboard files: name, content type, body.
@@ -53,18 +53,11 @@ const MAX_FILE: u64 = 16 * 1024 * 1024;
 
 /// The dashboard routes.
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let index = warp::path::end()
-        .and(warp::get())
-        .map(|| file(INDEX, "text/html; charset=utf-8"));
+    let index = warp::path::end().and(warp::get()).map(index);
     let assets = warp::path!("assets" / String)
         .and(warp::get())
-        .map(|name: String| {
-            ASSETS.iter().find(|(n, _, _)| *n == name).map_or_else(
-                || not_found().into_response(),
-                |(_, kind, body)| file(body, kind),
-            )
-        });
-    let inspector = Arc::new(Inspector::load(
+        .map(|name: String| asset(&name));
+    let files = Arc::new(Inspector::load(
         state
             .policy
             .inspector_dir
@@ -78,11 +71,85 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .unify()
         .and(warp::path::full())
         .and(warp::get().or(warp::head()).unify())
-        .map(move |path: warp::path::FullPath| inspector.serve(path.as_str()));
+        .map(move |path: warp::path::FullPath| inspector(&files, path.as_str()));
     index.or(assets).unify().or(wasm).unify().boxed()
 }
 
-fn not_found() -> ApiError {
+/// The dashboard page.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "dashboard",
+    tag = "dashboard",
+    security(()),
+    responses((status = 200, description = "The dashboard (it logs in itself)", content_type = "text/html", body = String)),
+)]
+fn index() -> Response {
+    file(INDEX, "text/html; charset=utf-8")
+}
+
+/// A script or style of the dashboard.
+#[utoipa::path(
+    get,
+    path = "/assets/{file}",
+    operation_id = "dashboard_asset",
+    tag = "dashboard",
+    security(()),
+    params(("file" = String, Path, description = "A dashboard file", example = "app.js")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
+        (status = 404, description = "No such file (`not_found`)", body = ErrorBody),
+    ),
+)]
+fn asset(name: &str) -> Response {
+    ASSETS.iter().find(|(n, _, _)| *n == name).map_or_else(
+        || not_found().into_response(),
+        |(_, kind, body)| file(body, kind),
+    )
+}
+
+/// A file of the wasm inspector: its page (`/inspector/`), its build
+/// (`/pkg/web/…`) and the example vectors (`/vectors/…`); `{file}` may
+/// name a nested file (`a/b.js`).
+#[utoipa::path(
+    method(get, head),
+    path = "/inspector/{file}",
+    tag = "dashboard",
+    security(()),
+    params(("file" = String, Path, description = "A file of the inspector", example = "index.html")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/html"),
+            (String = "text/javascript"),
+            (String = "text/css"),
+            (Vec<u8> = "application/wasm"),
+            (serde_json::Value = "application/json"),
+            (String = "image/svg+xml"),
+            (Vec<u8> = "application/octet-stream"),
+        )),
+        (status = 404, description = "No such file, or the inspector's build is absent (`not_found`)", body = ErrorBody),
+    ),
+)]
+fn inspector(files: &Inspector, path: &str) -> Response {
+    let Some((kind, body)) = files.files.get(path) else {
+        return not_found().into_response();
+    };
+    let mut r = Response::new(body.clone().into());
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(INSPECTOR_CSP),
+    );
+    r
+}
+
+/// 404 `not_found` for a file that is not there.
+pub(super) fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file")
 }
 
@@ -156,21 +223,6 @@ impl Inspector {
             _ => files.clear(),
         }
         Self { files }
-    }
-
-    fn serve(&self, path: &str) -> Response {
-        let Some((kind, body)) = self.files.get(path) else {
-            return not_found().into_response();
-        };
-        let mut r = Response::new(body.clone().into());
-        let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static(kind));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        h.insert(
-            CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(INSPECTOR_CSP),
-        );
-        r
     }
 }
 

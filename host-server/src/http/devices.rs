@@ -4,16 +4,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::StatusCode;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::error::{ApiError, respond};
+use super::error::{ApiError, ErrorBody, respond};
 use super::{body, device_path, with_state};
 use crate::app::AppState;
 use crate::ingest::{Route, ingest};
-use crate::reply;
+use crate::reply::{self, AggregatedReply, LegacyReply};
 use crate::store::{Registration, RegistrationOutcome};
 
 /// Longest text field accepted in a registration.
@@ -24,15 +25,10 @@ const MAX_FIELD: usize = 256;
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let body = || body::bounded(state.body_limit, state.body_timeout);
     let upload = |route: Route, st: Arc<AppState>, body: Bytes| async move {
-        let legacy = route == Route::Legacy;
-        respond(ingest(&st, route, body).await.map(|outcome| {
-            let reply = if legacy {
-                reply::legacy(&outcome)
-            } else {
-                reply::aggregated(&outcome)
-            };
-            warp::reply::json(&reply)
-        }))
+        match route {
+            Route::Aggregated(device) => respond(aggregated_upload(&st, device, body).await),
+            Route::Legacy => respond(legacy_upload(&st, body).await),
+        }
     };
     let aggregated = warp::path!("aggregated" / String)
         .and(warp::post())
@@ -63,9 +59,79 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     aggregated.or(register).unify().or(nonce).unify().boxed()
 }
 
+/// An upload of the current firmware: verified, decoded and stored before
+/// the answer. Authenticated by the envelope's MAC, not by a token.
+#[utoipa::path(
+    post,
+    path = "/aggregated/{device_id}",
+    tag = "firmware",
+    security(()),
+    request_body(content = ref("#/components/schemas/Envelope"), description = "The sealed upload"),
+    responses(
+        (status = 200, description = "Stored (or an identical resend of the last upload: `duplicate: true`, nothing new stored)", body = AggregatedReply),
+        (status = 400, description = "A malformed envelope or upload (the core's error code: `malformed`, `bad_base64`, `bad_mac_encoding` …)", body = ErrorBody),
+        (status = 401, description = "Wrong MAC or key, failed decryption, or unknown device (`unauthorized`); the nonce is untouched", body = ErrorBody),
+        (status = 409, description = "A nonce not greater than the last accepted one (`replay`)", body = ErrorBody),
+        (status = 413, description = "Over the body, packet or value limits (`too_large`)", body = ErrorBody),
+        (status = 429, description = "Over the device's upload rate (`rate_limited`, with `Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The write queue is full or storage is unavailable (`busy`, `unavailable`, with `Retry-After`)", body = ErrorBody),
+    ),
+)]
+async fn aggregated_upload(
+    state: &AppState,
+    device: String,
+    body: Bytes,
+) -> Result<impl Reply, ApiError> {
+    let outcome = ingest(state, Route::Aggregated(device), body).await?;
+    Ok(warp::reply::json(&reply::aggregated(&outcome)))
+}
+
+/// An upload of the legacy firmware (the device id is inside the upload
+/// JSON). Authenticated by the envelope's MAC with the device's key (the
+/// fleet key for encrypted bodies); a bare, unsealed upload JSON only when
+/// the server allows unsigned legacy bodies.
+#[utoipa::path(
+    post,
+    path = "/process",
+    tag = "firmware",
+    security(()),
+    request_body(
+        description = "The sealed upload (or, when allowed, the bare upload JSON)",
+        content(
+            (ref("#/components/schemas/Envelope") = "application/json"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Stored (or an identical resend: `duplicate: true`)", body = LegacyReply),
+        (status = 400, description = "A malformed body, or no `device_id` in the upload", body = ErrorBody),
+        (status = 401, description = "Wrong MAC or key, unknown device, or an unsigned body the server refuses (`unauthorized`)", body = ErrorBody),
+        (status = 409, description = "An old nonce (`replay`)", body = ErrorBody),
+        (status = 413, description = "Over the limits (`too_large`)", body = ErrorBody),
+        (status = 429, description = "Over the device's upload rate (`rate_limited`)", body = ErrorBody),
+    ),
+)]
+async fn legacy_upload(state: &AppState, body: Bytes) -> Result<impl Reply, ApiError> {
+    let outcome = ingest(state, Route::Legacy, body).await?;
+    Ok(warp::reply::json(&reply::legacy(&outcome)))
+}
+
 /// Boot-time registration: updates a known device's metadata; never creates
 /// a device (an unauthenticated request must not add rows). 200 updated,
 /// 409 already registered with the same data, 404 unknown device.
+#[utoipa::path(
+    post,
+    path = "/devices",
+    tag = "firmware",
+    security(()),
+    request_body = Registration,
+    responses(
+        (status = 200, description = "A known device's registration was updated", body = RegisterReply),
+        (status = 400, description = "Malformed, or a bad device id (`malformed`, `bad_device_id`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`): devices are added by an operator", body = ErrorBody),
+        (status = 409, description = "Already registered with the same data (`already_registered`)", body = ErrorBody),
+        (status = 413, description = "A field over 256 bytes (`too_large`)", body = ErrorBody),
+    ),
+)]
 async fn register(state: &AppState, body: &Bytes) -> Result<Response, ApiError> {
     let reg: Registration = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registration: {e}")))?;
@@ -92,11 +158,11 @@ async fn register(state: &AppState, body: &Bytes) -> Result<Response, ApiError> 
         .await
         .map_err(ApiError::internal)?
     {
-        RegistrationOutcome::Updated => Ok(warp::reply::json(&json!({
-            "success": true,
-            "device_id": device,
-            "message": "registration updated",
-        }))
+        RegistrationOutcome::Updated => Ok(warp::reply::json(&RegisterReply {
+            success: true,
+            device_id: device,
+            message: "registration updated",
+        })
         .into_response()),
         RegistrationOutcome::Unchanged => Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -107,7 +173,18 @@ async fn register(state: &AppState, body: &Bytes) -> Result<Response, ApiError> 
     }
 }
 
-/// The nonce sync the firmware has a client for: `{"last_valid_nonce": N}` (0 when none).
+/// The nonce sync the firmware has a client for: the last accepted nonce
+/// (0 when none), so a device that lost its counter can continue above it.
+#[utoipa::path(
+    get,
+    path = "/security/{device_id}/nonce",
+    tag = "firmware",
+    security(()),
+    responses(
+        (status = 200, description = "The last accepted nonce", body = NonceReply),
+        (status = 400, description = "A bad device id (`bad_device_id`)", body = ErrorBody),
+    ),
+)]
 async fn last_nonce(state: &AppState, device: &str) -> Result<impl Reply, ApiError> {
     crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
     let last = state
@@ -115,8 +192,28 @@ async fn last_nonce(state: &AppState, device: &str) -> Result<impl Reply, ApiErr
         .last_nonce(device)
         .await
         .map_err(ApiError::internal)?;
-    Ok(warp::reply::json(&json!({
-        "device_id": device,
-        "last_valid_nonce": last.unwrap_or(0),
-    })))
+    Ok(warp::reply::json(&NonceReply {
+        device_id: device.to_owned(),
+        last_valid_nonce: last.unwrap_or(0),
+    }))
+}
+
+/// `POST /devices` when a registration was updated.
+#[derive(Debug, Serialize, ToSchema)]
+struct RegisterReply {
+    /// Always `true`.
+    success: bool,
+    /// The device.
+    device_id: String,
+    /// `registration updated`.
+    message: &'static str,
+}
+
+/// `GET /security/{device_id}/nonce`.
+#[derive(Debug, Serialize, ToSchema)]
+struct NonceReply {
+    /// The device.
+    device_id: String,
+    /// Its last accepted nonce (0 when none).
+    last_valid_nonce: u32,
 }

@@ -4,7 +4,8 @@ use std::convert::Infallible;
 
 use http::StatusCode;
 use http::header::{HeaderValue, RETRY_AFTER};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::reply::Response;
 use warp::{Rejection, Reply};
 
@@ -81,9 +82,22 @@ impl ApiError {
 
 impl warp::reject::Reject for ApiError {}
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": "unknown_device", "message": "no device X; add it with `solarwire device add X`"}))]
+pub struct ErrorBody {
+    /// Stable snake_case code (`unauthorized`, `replay`, `unknown_device`, `bad_query` …).
+    pub error: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
 impl Reply for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.code, "message": self.message });
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+        };
         let mut response =
             warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
         if let Some(seconds) = self.retry_after {
@@ -103,6 +117,10 @@ pub fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
     }
 }
 
+/// The message of the 404 for a path no route serves (a handler's own 404,
+/// such as `unknown_device`, says something else).
+pub const NO_ROUTE: &str = "no such route";
+
 /// Maps every rejection (no route, wrong method, bad query …) to the error shape.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     use warp::reject::{
@@ -112,7 +130,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(e) = rejection.find::<ApiError>() {
         e.clone()
     } else if rejection.is_not_found() {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", NO_ROUTE)
     } else if rejection.find::<MethodNotAllowed>().is_some() {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

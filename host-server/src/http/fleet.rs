@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::accounts::json_body;
-use super::error::{ApiError, respond};
+use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
 use super::queries::{device_energy, known_device, request_zone};
 use super::{device_path, with_state};
@@ -50,13 +50,52 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 }
 
 /// `status`, `q` (substring of id, name or location), `limit`, `offset`, `tz`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FleetParams {
+    /// Only devices in this state: `online`, `offline`, `never` or `retired`.
+    #[param(value_type = Option<DeviceStatus>, inline)]
     status: Option<String>,
+    /// A substring of the id, name or location (case-insensitive, at most 256 bytes).
     q: Option<String>,
+    /// Devices per page, 1 to 200 (default 50).
     limit: Option<usize>,
+    /// Devices skipped (default 0).
     offset: Option<usize>,
+    /// Time zone of "today" (IANA name; default: the server's).
+    #[param(example = "Europe/Berlin")]
     tz: Option<String>,
+}
+
+/// A page of the fleet.
+#[derive(Debug, Serialize, ToSchema)]
+struct FleetReply {
+    /// Devices that match the filters.
+    total: usize,
+    /// Page size.
+    limit: usize,
+    /// Devices skipped.
+    offset: usize,
+    /// This page.
+    devices: Vec<FleetLine>,
+}
+
+/// A device as the fleet view lists it.
+#[derive(Debug, Serialize, ToSchema)]
+struct FleetLine {
+    /// The device.
+    #[serde(flatten)]
+    device: FleetDevice,
+    /// Where it stands now.
+    status: DeviceStatus,
+    /// Silence after which it counts as offline, seconds.
+    offline_after_s: u64,
+    /// Its newest AC power, W (`null` without data).
+    power_w: Option<f64>,
+    /// When that was measured, Unix ms.
+    power_t_ms: Option<u64>,
+    /// Energy produced today, Wh.
+    energy_today_wh: f64,
 }
 
 fn matches(d: &FleetDevice, needle: &str) -> bool {
@@ -71,7 +110,7 @@ async fn line(
     state: &AppState,
     d: FleetDevice,
     today: &crate::query::calendar::Calendar,
-) -> Result<Value, ApiError> {
+) -> Result<FleetLine, ApiError> {
     let now = now_ms();
     let state_now = status(&d, state.policy.upload_interval, now);
     let latest = state
@@ -92,15 +131,29 @@ async fn line(
         .map(|b| b.energy_wh)
         .sum();
     let offline_after = offline_after_ms(&d, state.policy.upload_interval);
-    let mut v = serde_json::to_value(&d).map_err(ApiError::internal)?;
-    v["status"] = json!(state_now);
-    v["offline_after_s"] = json!(offline_after / 1000);
-    v["power_w"] = json!(power.map(|p| p.1));
-    v["power_t_ms"] = json!(power.map(|p| p.0));
-    v["energy_today_wh"] = json!(energy);
-    Ok(v)
+    Ok(FleetLine {
+        device: d,
+        status: state_now,
+        offline_after_s: offline_after / 1000,
+        power_w: power.map(|p| p.1),
+        power_t_ms: power.map(|p| p.0),
+        energy_today_wh: energy,
+    })
 }
 
+/// The fleet: each device with its status, current power and today's
+/// energy; filtered and paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices",
+    operation_id = "list_devices",
+    tag = "devices",
+    params(FleetParams),
+    responses(
+        (status = 200, description = "A page of devices", body = FleetReply),
+        (status = 400, description = "A bad filter or time zone (`bad_status`, `bad_query`, `bad_timezone`)", body = ErrorBody),
+    ),
+)]
 async fn list(state: &AppState, q: FleetParams) -> Result<Response, ApiError> {
     let wanted = q
         .status
@@ -131,15 +184,30 @@ async fn list(state: &AppState, q: FleetParams) -> Result<Response, ApiError> {
     for d in selected.into_iter().skip(offset).take(limit) {
         devices.push(line(state, d, &today).await?);
     }
-    Ok(warp::reply::json(&json!({
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "devices": devices,
-    }))
+    Ok(warp::reply::json(&FleetReply {
+        total,
+        limit,
+        offset,
+        devices,
+    })
     .into_response())
 }
 
+/// Changes a device's name, location, description or upload period.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/devices/{device_id}",
+    operation_id = "update_device",
+    tag = "devices",
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
+    request_body = DevicePatch,
+    responses(
+        (status = 200, description = "The device as changed", body = FleetDevice),
+        (status = 400, description = "Malformed, or a bad upload period (`malformed`, `bad_interval`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
+        (status = 413, description = "A text field over 256 bytes (`too_large`)", body = ErrorBody),
+    ),
+)]
 async fn update(state: &AppState, id: &str, patch: DevicePatch) -> Result<Response, ApiError> {
     known_device(state, id).await?;
     let texts = [&patch.name, &patch.location, &patch.description];

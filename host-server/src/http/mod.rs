@@ -6,14 +6,18 @@ mod api;
 mod auth;
 pub mod body;
 mod dashboard;
+mod device_admin;
 mod devices;
+mod docs;
 pub mod error;
 mod fleet;
 mod guard;
 mod headers;
+pub mod openapi;
 mod ops;
 pub mod peer;
 mod queries;
+mod stats;
 mod ws;
 
 use std::convert::Infallible;
@@ -37,6 +41,8 @@ pub fn routes(
         .unify()
         .or(queries::routes(state))
         .unify()
+        .or(stats::routes(state))
+        .unify()
         .or(auth::routes(state))
         .unify()
         .or(accounts::routes(state))
@@ -46,6 +52,10 @@ pub fn routes(
         .or(ops::routes(state))
         .unify()
         .or(ws::routes(state))
+        .unify()
+        .or(openapi::routes())
+        .unify()
+        .or(docs::routes())
         .unify()
         .or(dashboard::routes(state))
         .unify()

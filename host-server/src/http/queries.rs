@@ -1,17 +1,17 @@
-//! `/api/v1/devices/{id}/series`, `/energy`, `/stats` and `/api/v1/stats`:
-//! the store is read here, the arithmetic is `crate::query`'s.
+//! `/api/v1/devices/{id}/series` and `/energy`: the store is read here,
+//! the arithmetic is `crate::query`'s.
 
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use solarwire_core::registers::{Register, RegisterRef};
+use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::error::{ApiError, respond};
+use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
 use super::{device_path, with_state};
 use crate::app::AppState;
@@ -20,15 +20,12 @@ use crate::clock::now_ms;
 use crate::config::parse_duration;
 use crate::query::buckets::Point;
 use crate::query::calendar::{Period, calendar, zone};
-use crate::query::series::{Agg, MAX_BUCKETS, series, uses_aggregates};
-use crate::query::status::status;
+use crate::query::energy::EnergyBucket;
+use crate::query::series::{Agg, MAX_BUCKETS, SeriesPoint, series, uses_aggregates};
 use crate::query::{csv, energy};
-use crate::store::CodecStats;
 
 /// Raw samples one query reads at most.
 pub(super) const MAX_POINTS: usize = 2_000_000;
-/// Window of "uploads per minute".
-const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;
 const DAY_MS: u64 = 86_400_000;
 
 /// The query routes (viewers and up).
@@ -57,28 +54,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
                 respond(energy_reply(&st, &id, q).await)
             },
         );
-    let device_stats =
-        device_path()
-            .and(warp::path!("stats"))
-            .and(warp::get())
-            .and(read())
-            .and(with_state(state))
-            .then(|id: String, st: Arc<AppState>| async move {
-                respond(stats_reply(&st, Some(&id)).await)
-            });
-    let stats = warp::path!("api" / "v1" / "stats")
-        .and(warp::get())
-        .and(read())
-        .and(with_state(state))
-        .then(|st: Arc<AppState>| async move { respond(stats_reply(&st, None).await) });
-    series
-        .or(energy)
-        .unify()
-        .or(device_stats)
-        .unify()
-        .or(stats)
-        .unify()
-        .boxed()
+    series.or(energy).unify().boxed()
 }
 
 /// Checks a device id and that the device exists.
@@ -144,16 +120,66 @@ pub(super) async fn converted(
 }
 
 /// `register`, `from`/`to` (Unix ms, `to` exclusive), `step` (`5m`), `agg`, `format`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SeriesParams {
+    /// The register, by name, key or id (default `Pac`).
+    #[param(example = "Pac")]
     register: Option<String>,
+    /// Start, Unix ms (default: a day before `to`); aligned down to `step`.
     from: Option<u64>,
+    /// End, Unix ms, exclusive (default: now).
     to: Option<u64>,
+    /// Bucket length: `30s`, `5m`, `1h` … at least 1 s (default `5m`).
+    #[param(example = "5m")]
     step: Option<String>,
+    /// `avg`, `min`, `max` or `last` (default `avg`).
+    #[param(value_type = Option<Agg>, inline)]
     agg: Option<String>,
+    /// `csv` for a CSV download (as `Accept: text/csv`).
+    #[param(example = "csv")]
     format: Option<String>,
 }
 
+/// An aligned series.
+#[derive(Debug, Serialize, ToSchema)]
+struct SeriesReply {
+    /// The device.
+    device_id: String,
+    /// The register's name.
+    register: String,
+    /// Its unit.
+    unit: String,
+    /// First bucket's start, Unix ms.
+    from: u64,
+    /// End, Unix ms (exclusive).
+    to: u64,
+    /// Bucket length, ms.
+    step_ms: u64,
+    /// How each bucket's samples became one value.
+    agg: Agg,
+    /// One point per bucket (`value: null` where there were no samples).
+    points: Vec<SeriesPoint>,
+}
+
+/// One register's values in aligned time buckets (the 5-minute power
+/// curve is the common case).
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}/series",
+    operation_id = "series",
+    tag = "queries",
+    params(SeriesParams),
+    responses(
+        (status = 200, description = "The series (CSV with `format=csv` or `Accept: text/csv`)", content(
+            (SeriesReply = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "A bad register, step, aggregate or range (`unknown_register`, `bad_step`, `bad_agg`, `bad_range`, `too_many_buckets`, `bad_query`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
+        (status = 422, description = "Too many samples in range (`too_many_samples`)", body = ErrorBody),
+    ),
+)]
 async fn series_reply(
     state: &AppState,
     id: &str,
@@ -212,16 +238,16 @@ async fn series_reply(
             &format!("{id}-{}-series.csv", register.name),
         ));
     }
-    Ok(warp::reply::json(&json!({
-        "device_id": id,
-        "register": register.name,
-        "unit": register.unit,
-        "from": from,
-        "to": to,
-        "step_ms": step_ms,
-        "agg": agg,
-        "points": buckets,
-    }))
+    Ok(warp::reply::json(&SeriesReply {
+        device_id: id.to_owned(),
+        register: register.name.clone(),
+        unit: register.unit.clone(),
+        from,
+        to,
+        step_ms,
+        agg,
+        points: buckets,
+    })
     .into_response())
 }
 
@@ -286,11 +312,45 @@ pub(super) fn csv_reply(body: String, filename: &str) -> Response {
 }
 
 /// `period` (day|month|year), `at` (`2026-05-14`, `2026-05`, `2026`), `tz`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EnergyParams {
+    /// `day` (hourly buckets), `month` (daily) or `year` (monthly); default `day`.
+    #[param(value_type = Option<Period>, inline)]
     period: Option<String>,
+    /// Which one: `2026-05-14`, `2026-05` or `2026` (default: the current one).
+    #[param(example = "2025-11")]
     at: Option<String>,
+    /// Time zone of the calendar (IANA name; default: the server's).
+    #[param(example = "UTC")]
     tz: Option<String>,
+}
+
+/// Energy per calendar bucket.
+#[derive(Debug, Serialize, ToSchema)]
+struct EnergyReply {
+    /// The device.
+    device_id: String,
+    /// `day`, `month` or `year`.
+    period: String,
+    /// Which one (`2026-05-14`, `2026-05`, `2026`).
+    at: String,
+    /// The calendar's time zone.
+    timezone: String,
+    /// `Pac`: energy is integrated from AC power.
+    register: &'static str,
+    /// `Wh`.
+    unit: &'static str,
+    /// How power becomes energy.
+    method: &'static str,
+    /// Samples further apart are not joined, seconds.
+    max_gap_s: u64,
+    /// Energy over all buckets, Wh.
+    total_wh: f64,
+    /// Time without data over all buckets, seconds.
+    missing_s: u64,
+    /// One per hour, day or month.
+    buckets: Vec<EnergyBucket>,
 }
 
 /// The time zone a request asks for, or the server's.
@@ -306,7 +366,7 @@ pub(super) async fn device_energy(
     state: &AppState,
     id: &str,
     calendar: &crate::query::calendar::Calendar,
-) -> Result<Vec<energy::EnergyBucket>, ApiError> {
+) -> Result<Vec<EnergyBucket>, ApiError> {
     let pac = register("Pac")?;
     let (Some(&start), Some(&end)) = (calendar.edges.first(), calendar.edges.last()) else {
         return Ok(Vec::new());
@@ -332,6 +392,21 @@ pub(super) fn max_gap_ms(state: &AppState) -> u64 {
     u64::try_from(state.policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Energy produced per hour of a day, day of a month or month of a year,
+/// integrated from AC power; each bucket says how much time has no data.
+#[utoipa::path(
+    get,
+    path = "/api/v1/devices/{device_id}/energy",
+    operation_id = "energy",
+    tag = "queries",
+    params(EnergyParams),
+    responses(
+        (status = 200, description = "The energy buckets", body = EnergyReply),
+        (status = 400, description = "A bad period, date or time zone (`bad_period`, `bad_at`, `bad_timezone`)", body = ErrorBody),
+        (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
+        (status = 422, description = "Too many samples in range (`too_many_samples`)", body = ErrorBody),
+    ),
+)]
 async fn energy_reply(state: &AppState, id: &str, q: EnergyParams) -> Result<Response, ApiError> {
     known_device(state, id).await?;
     let period = Period::parse(q.period.as_deref().unwrap_or("day"))
@@ -342,80 +417,18 @@ async fn energy_reply(state: &AppState, id: &str, q: EnergyParams) -> Result<Res
     let buckets = device_energy(state, id, &calendar).await?;
     let total: f64 = buckets.iter().map(|b| b.energy_wh).sum();
     let missing: u64 = buckets.iter().map(|b| b.missing_s).sum();
-    Ok(warp::reply::json(&json!({
-        "device_id": id,
-        "period": q.period.as_deref().unwrap_or("day"),
-        "at": calendar.label,
-        "timezone": tz.iana_name().unwrap_or("UTC"),
-        "register": "Pac",
-        "unit": "Wh",
-        "method": "trapezoids between consecutive samples",
-        "max_gap_s": max_gap_ms(state) / 1000,
-        "total_wh": total,
-        "missing_s": missing,
-        "buckets": buckets,
-    }))
+    Ok(warp::reply::json(&EnergyReply {
+        device_id: id.to_owned(),
+        period: q.period.unwrap_or_else(|| "day".to_owned()),
+        at: calendar.label,
+        timezone: tz.iana_name().unwrap_or("UTC").to_owned(),
+        register: "Pac",
+        unit: "Wh",
+        method: "trapezoids between consecutive samples",
+        max_gap_s: max_gap_ms(state) / 1000,
+        total_wh: total,
+        missing_s: missing,
+        buckets,
+    })
     .into_response())
-}
-
-fn codec_json(codecs: &[CodecStats]) -> (Vec<Value>, Option<f64>) {
-    let packets: u64 = codecs.iter().map(|c| c.packets).sum();
-    let (bytes, original) = codecs
-        .iter()
-        .fold((0, 0), |(b, o), c| (b + c.bytes, o + c.original_bytes));
-    let mix = codecs
-        .iter()
-        .map(|c| {
-            json!({
-                "method": c.method,
-                "packets": c.packets,
-                "failed": c.failed,
-                "bytes": c.bytes,
-                "original_bytes": c.original_bytes,
-                "share": (packets > 0).then(|| c.packets as f64 / packets as f64),
-            })
-        })
-        .collect();
-    (mix, (original > 0).then(|| bytes as f64 / original as f64))
-}
-
-async fn stats_reply(state: &AppState, device: Option<&str>) -> Result<Response, ApiError> {
-    if let Some(id) = device {
-        known_device(state, id).await?;
-    }
-    let now = now_ms();
-    let stats = state
-        .store
-        .upload_stats(device, now.saturating_sub(RATE_WINDOW_MS))
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::unknown_device(device.unwrap_or_default()))?;
-    let (codecs, ratio) = codec_json(&stats.codecs);
-    let mut body = json!({
-        "uploads": stats.uploads,
-        "duplicates": stats.duplicates,
-        "samples": stats.samples,
-        "uploads_per_minute": stats.recent_uploads as f64 * 60_000.0 / RATE_WINDOW_MS as f64,
-        "last_seen_ms": stats.last_seen_ms,
-        "codecs": codecs,
-        "compression_ratio": ratio,
-    });
-    match device {
-        Some(id) => {
-            body["device_id"] = json!(id);
-            body["rejected_since_start"] = json!(state.rejections.of(id));
-        }
-        None => {
-            let fleet = state.store.fleet().await.map_err(ApiError::internal)?;
-            let mut counts = std::collections::BTreeMap::new();
-            for d in &fleet {
-                *counts
-                    .entry(status(d, state.policy.upload_interval, now).as_str())
-                    .or_insert(0u64) += 1;
-            }
-            body["devices"] = json!({ "total": stats.devices, "by_status": counts });
-            body["rejected_since_start"] = json!(state.telemetry.snapshot().rejected);
-        }
-    }
-    Ok(warp::reply::json(&body).into_response())
 }

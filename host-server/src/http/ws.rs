@@ -20,7 +20,7 @@ use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Reply};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::guard::{admit, bearer};
 use super::with_state;
 use crate::app::AppState;
@@ -33,10 +33,15 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `device` filters; `token` (an access token) or `api_key` authenticate
 /// browsers, which cannot set headers on a WebSocket request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Params {
+    /// Only this device's messages.
+    #[param(schema_with = crate::device_id::schema)]
     device: Option<String>,
+    /// An access token (instead of `Authorization: Bearer …`).
     token: Option<String>,
+    /// An API key (instead of `X-API-Key`).
     api_key: Option<String>,
 }
 
@@ -49,32 +54,49 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("x-api-key"))
         .and(with_state(state))
-        .then(
-            |ws: Ws,
-             params: Params,
-             authorization: Option<String>,
-             key: Option<String>,
-             st: Arc<AppState>| async move {
-                if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
-                    return ApiError::bad_request("bad_device_id", m).into_response();
-                }
-                let credentials = Credentials {
-                    bearer: params
-                        .token
-                        .as_deref()
-                        .or_else(|| authorization.as_deref().and_then(bearer)),
-                    api_key: params.api_key.as_deref().or(key.as_deref()),
-                };
-                if let Err(e) = admit(&st, credentials, Access::Read).await {
-                    return e.into_response();
-                }
-                ws.max_message_size(MAX_INBOUND)
-                    .max_frame_size(MAX_INBOUND)
-                    .on_upgrade(move |socket| client(socket, st, params.device))
-                    .into_response()
-            },
-        )
+        .then(connect)
         .boxed()
+}
+
+/// The live stream: JSON text messages `hello`, then `sample` (a stored
+/// upload's samples), `alert` (opened or closed), `device_status`, and
+/// `pong` (the answer to `{"type": "ping"}`). Credentials are checked when
+/// the connection opens; browsers send them in the query.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    operation_id = "websocket",
+    tag = "live",
+    params(Params),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket request (`not_websocket`), or a bad device id (`bad_device_id`)", body = ErrorBody),
+    ),
+)]
+async fn connect(
+    ws: Ws,
+    params: Params,
+    authorization: Option<String>,
+    key: Option<String>,
+    st: Arc<AppState>,
+) -> Response {
+    if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
+        return ApiError::bad_request("bad_device_id", m).into_response();
+    }
+    let credentials = Credentials {
+        bearer: params
+            .token
+            .as_deref()
+            .or_else(|| authorization.as_deref().and_then(bearer)),
+        api_key: params.api_key.as_deref().or(key.as_deref()),
+    };
+    if let Err(e) = admit(&st, credentials, Access::Read).await {
+        return e.into_response();
+    }
+    ws.max_message_size(MAX_INBOUND)
+        .max_frame_size(MAX_INBOUND)
+        .on_upgrade(move |socket| client(socket, st, params.device))
+        .into_response()
 }
 
 async fn client(socket: WebSocket, state: Arc<AppState>, device: Option<String>) {

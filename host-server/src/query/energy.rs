@@ -2,13 +2,14 @@
 //! trapezoids, with the time each bucket misses stated explicitly.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, bucket_of};
 use super::calendar::Calendar;
 use crate::store::analytics::Aggregate;
 
 /// One calendar bucket's energy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EnergyBucket {
     /// `14:00`, `2026-05-14` or `2026-05`.
     pub label: String,

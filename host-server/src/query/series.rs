@@ -2,6 +2,7 @@
 //! from raw samples and, for old ranges, from 5-minute aggregates.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, aligned_edges, bucket_of};
 use crate::store::analytics::{AGGREGATE_MS, Aggregate};
@@ -10,7 +11,7 @@ use crate::store::analytics::{AGGREGATE_MS, Aggregate};
 pub const MAX_BUCKETS: u64 = 10_000;
 
 /// How a bucket's samples become one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Agg {
     /// Mean of the samples.
@@ -46,7 +47,7 @@ impl Agg {
 }
 
 /// One bucket of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
 pub struct SeriesPoint {
     /// Bucket start, Unix ms.
     pub t_ms: u64,

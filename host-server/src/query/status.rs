@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::analytics::FleetDevice;
 
@@ -11,7 +12,7 @@ use crate::store::analytics::FleetDevice;
 pub const MISSED_UPLOADS: u64 = 3;
 
 /// Where a device stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceStatus {
     /// Uploaded within three periods.

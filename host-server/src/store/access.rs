@@ -6,11 +6,12 @@
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::StoreError;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including users, keys and devices.
@@ -39,7 +40,7 @@ impl Role {
 }
 
 /// An account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct User {
     /// Row id (the token subject).
     pub id: i64,
@@ -81,7 +82,7 @@ pub enum RefreshOutcome {
 }
 
 /// Who may use an API key for what.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Every read.
@@ -110,7 +111,7 @@ impl Scope {
 }
 
 /// An API key's record (never the key itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiKey {
     /// Row id.
     pub id: i64,

@@ -2,11 +2,12 @@
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::StoreError;
 
 /// What a rule watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
     /// A register value below `threshold`.
@@ -42,7 +43,7 @@ impl RuleKind {
 }
 
 /// Where a rule came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleSource {
     /// Created over the API.
@@ -52,7 +53,7 @@ pub enum RuleSource {
 }
 
 /// A checked rule, ready to store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct NewRule {
     /// A name for people.
     pub name: String,
@@ -69,7 +70,7 @@ pub struct NewRule {
 }
 
 /// A stored rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Rule {
     /// Row id.
     pub id: i64,
@@ -81,7 +82,7 @@ pub struct Rule {
 }
 
 /// An alert, open or closed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Alert {
     /// Row id.
     pub id: i64,

@@ -2,6 +2,7 @@
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::{CodecStats, StoreError};
 
@@ -9,7 +10,7 @@ use super::{CodecStats, StoreError};
 pub const AGGREGATE_MS: u64 = 5 * 60 * 1000;
 
 /// One device as the fleet view lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FleetDevice {
     /// The device id.
     pub device_id: String,
@@ -39,7 +40,7 @@ pub struct FleetDevice {
 
 /// Operator changes to a device; `None` leaves a field alone, an empty
 /// string clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {
     /// Display name.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{MacTag, ReplayError};
 use solarwire_core::upload::{Decoded, Format, PacketOutcome, Sample, Upload};
+use utoipa::ToSchema;
 
 /// A verified upload on its way to storage.
 #[derive(Debug)]
@@ -74,7 +75,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// What was stored for one upload; also the body of its reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UploadSummary {
     /// Row id of the stored upload.
     pub upload_id: i64,
@@ -91,7 +92,7 @@ pub struct UploadSummary {
 }
 
 /// The outcome of one packet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PacketSummary {
     /// Position in the upload.
     pub index: usize,
@@ -180,9 +181,10 @@ impl fmt::Debug for DeviceKeys {
 }
 
 /// The metadata a device posts at boot.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
 pub struct Registration {
     /// The device id.
+    #[schema(schema_with = crate::device_id::schema)]
     pub device_id: String,
     /// A display name.
     #[serde(default)]
@@ -210,7 +212,7 @@ pub enum RegistrationOutcome {
 }
 
 /// One line of the device list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DeviceSummary {
     /// The device id.
     pub device_id: String,
@@ -231,7 +233,7 @@ pub struct DeviceSummary {
 }
 
 /// Per-codec counters of one device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CodecStats {
     /// Core method code (`unknown` when the marker was not recognised).
     pub method: String,
@@ -246,7 +248,7 @@ pub struct CodecStats {
 }
 
 /// One device with its statistics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DeviceDetail {
     /// The list fields.
     #[serde(flatten)]
@@ -294,7 +296,7 @@ pub struct StoredSample {
 }
 
 /// Totals over the whole store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct StoreCounts {
     /// Devices known.
     pub devices: u64,

@@ -1,0 +1,205 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated
+//! from the `#[utoipa::path]` annotations beside the handlers and the
+//! `ToSchema` derives of the types they read and answer with.
+//!
+//! Access is declared on each operation. The document's default is a
+//! viewer (any valid access token or API key); admin routes ask for the
+//! `admin` role or scope; public routes (firmware, health, dashboard, login)
+//! for nothing. What every operation shares is added once by
+//! [`conventions`]: 401 and 403 where credentials are needed, the error
+//! shape for every other failure, the `device_id` path parameter, and the
+//! routes served under a second name.
+
+mod conventions;
+mod wire;
+
+use std::sync::LazyLock;
+
+use conventions::Conventions;
+use http::HeaderValue;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use utoipa::OpenApi;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use super::{
+    accounts, alerts, api, auth, dashboard, device_admin, devices, docs, fleet, ops, queries,
+    stats, ws,
+};
+
+/// Said on top of the document.
+const DESCRIPTION: &str = "\
+The solarwire ingest server: EcoWatt devices upload sealed envelopes; operators \
+read devices, samples, energy, statistics and alerts.\n\n\
+**Authentication.** Device uploads carry no token: each is authenticated by its \
+envelope's HMAC-SHA256 (the `mac` over the nonce and the payload, with the device's \
+own key or the fleet key), and replays are refused by the nonce. Every `/api/v1` read \
+needs a viewer: an access token from `POST /api/v1/auth/login` \
+(`Authorization: Bearer …`) or an API key (`X-API-Key`). Managing devices, users, \
+keys and alert rules needs the `admin` role or an admin-scoped key.\n\n\
+**Errors** are JSON `{\"error\": code, \"message\": …}` with a stable snake_case code; \
+429 and 503 carry `Retry-After`.\n\n\
+**CORS** preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered on \
+every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
+
+/// The document: every operation, its schemas, and the shared conventions.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "solarwire", description = DESCRIPTION),
+    paths(
+        devices::aggregated_upload,
+        devices::legacy_upload,
+        devices::register,
+        devices::last_nonce,
+        fleet::list,
+        device_admin::add,
+        api::show,
+        fleet::update,
+        device_admin::remove,
+        device_admin::rotate,
+        device_admin::reset_nonce,
+        api::latest,
+        api::history,
+        queries::series_reply,
+        queries::energy_reply,
+        stats::device_stats,
+        stats::fleet_stats,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        accounts::list_users,
+        accounts::add_user,
+        accounts::remove_user,
+        accounts::list_keys,
+        accounts::add_key,
+        accounts::revoke_key,
+        alerts::list,
+        alerts::list_rules,
+        alerts::add_rule,
+        alerts::remove_rule,
+        ws::connect,
+        ops::live,
+        ops::ready,
+        ops::status,
+        ops::metrics,
+        dashboard::index,
+        dashboard::asset,
+        dashboard::inspector,
+        document,
+        docs::page,
+        docs::file,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+    modifiers(&Conventions),
+    tags(
+        (name = "firmware", description = "Device-facing routes, wire-compatible with the EcoWatt firmware (spec §6–§7)"),
+        (name = "devices", description = "The fleet and its devices"),
+        (name = "queries", description = "Samples, aligned series, energy and statistics"),
+        (name = "auth", description = "Logging in: access and refresh tokens"),
+        (name = "accounts", description = "Users and API keys (admins)"),
+        (name = "alerts", description = "Alerts and their rules"),
+        (name = "live", description = "The WebSocket stream"),
+        (name = "operations", description = "Health, status and metrics"),
+        (name = "dashboard", description = "The dashboard and the wasm inspector"),
+        (name = "docs", description = "This document and its viewer"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served, built once.
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the document is plain data and always serializes")
+});
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "docs",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value)),
+)]
+fn document() -> Response {
+    let mut r = DOCUMENT.as_str().into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// `GET /openapi.json`.
+pub(super) fn routes() -> BoxedFilter<(Response,)> {
+    warp::path!("openapi.json")
+        .and(warp::get())
+        .map(document)
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    /// Every `$ref` in `v`.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn operations_are_unique_tagged_and_answer_something() {
+        let doc: Value = serde_json::from_str(&super::DOCUMENT).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let tags: BTreeSet<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        let mut ids = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id), "{method} {path}: operation id {id} twice");
+                let tag = op["tags"][0].as_str().unwrap();
+                assert!(tags.contains(tag), "{method} {path}: tag {tag} undeclared");
+                assert!(op["summary"].is_string(), "{method} {path}: no summary");
+                let answers = op["responses"].as_object().unwrap();
+                assert!(
+                    answers.keys().any(|s| s.starts_with('2') || s == "101"),
+                    "{method} {path}: no success answer"
+                );
+                assert!(answers.contains_key("default"), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc: Value = serde_json::from_str(&super::DOCUMENT).unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(!found.is_empty());
+        for r in found {
+            let pointer = r.strip_prefix('#').unwrap();
+            assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+        }
+    }
+}
