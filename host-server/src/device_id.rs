@@ -3,7 +3,9 @@
 /// The longest device id accepted.
 pub const MAX_LEN: usize = 64;
 
-/// Checks a device id: 1–64 characters of `A–Z a–z 0–9 _ . : -`.
+/// Checks a device id: 1–64 characters of `A–Z a–z 0–9 _ . : -`, and not
+/// `.` or `..` (URL dot-segments: clients and proxies rewrite them, so such
+/// a device could not be addressed in a path).
 ///
 /// # Errors
 /// A message saying what is wrong.
@@ -14,6 +16,9 @@ pub fn check(id: &str) -> Result<(), String> {
             "a device id is 1 to {MAX_LEN} characters of A-Z a-z 0-9 _ . : -"
         ));
     }
+    if id == "." || id == ".." {
+        return Err("a device id may not be `.` or `..`".to_owned());
+    }
     Ok(())
 }
 
@@ -21,9 +26,11 @@ pub fn check(id: &str) -> Result<(), String> {
 pub fn schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
-        .pattern(Some(format!("^[A-Za-z0-9_.:-]{{1,{MAX_LEN}}}$")))
+        .pattern(Some(format!(
+            "^(?!\\.{{1,2}}$)[A-Za-z0-9_.:-]{{1,{MAX_LEN}}}$"
+        )))
         .description(Some(format!(
-            "A device id: 1 to {MAX_LEN} characters of `A-Z a-z 0-9 _ . : -`"
+            "A device id: 1 to {MAX_LEN} characters of `A-Z a-z 0-9 _ . : -`, not `.` or `..`"
         )))
         .examples(["ESP32_001"])
         .build()
@@ -39,5 +46,7 @@ mod tests {
         assert!(super::check("a/b").is_err());
         assert!(super::check("café").is_err());
         assert!(super::check(&"x".repeat(65)).is_err());
+        assert!(super::check(".").is_err() && super::check("..").is_err());
+        assert!(super::check("...").is_ok() && super::check(".a").is_ok());
     }
 }

@@ -251,9 +251,16 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let warp_service = warp::service(filter.clone());
         // Each request carries its client address (login limits per address).
-        let service = hyper::service::service_fn(move |mut request| {
+        // A 405 gets its `Allow` here, where the request's path is at hand.
+        let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
             request.extensions_mut().insert(PeerAddr(peer));
-            tower_service::Service::call(&mut warp_service.clone(), request)
+            let uri = request.uri().clone();
+            let answer = tower_service::Service::call(&mut warp_service.clone(), request);
+            async move {
+                answer
+                    .await
+                    .map(|response| crate::http::allow::on_405(response, uri.path()))
+            }
         });
         let mut stop = stop.clone();
         tokio::spawn(async move {

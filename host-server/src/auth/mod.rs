@@ -116,7 +116,9 @@ impl Auth {
         }
     }
 
-    /// Identifies the caller.
+    /// Identifies the caller. Every credential presented must be valid: a
+    /// bad access token is refused even next to a good API key (and the
+    /// other way round). When both are valid, the API key names the caller.
     ///
     /// # Errors
     /// See [`AuthError`].
@@ -125,10 +127,18 @@ impl Auth {
         store: &dyn Store,
         credentials: Credentials<'_>,
     ) -> Result<Principal, AuthError> {
-        if let Some(key) = credentials.api_key {
-            return self.api_key(store, key).await;
-        }
-        let token = credentials.bearer.ok_or(AuthError::Missing)?;
+        let by_token = match credentials.bearer {
+            Some(token) => Some(self.token(store, token).await?),
+            None => None,
+        };
+        let by_key = match credentials.api_key {
+            Some(key) => Some(self.api_key(store, key).await?),
+            None => None,
+        };
+        by_key.or(by_token).ok_or(AuthError::Missing)
+    }
+
+    async fn token(&self, store: &dyn Store, token: &str) -> Result<Principal, AuthError> {
         if let Some(admin) = &self.break_glass
             && constant_time_eq(token.as_bytes(), admin.as_bytes())
         {

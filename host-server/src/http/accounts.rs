@@ -40,7 +40,9 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(json_body::<NewUser>())
         .and(with_state(state))
         .then(|u: NewUser, st: Arc<AppState>| async move { respond(add_user(&st, u).await) });
-    let remove_user = warp::path!("api" / "v1" / "users" / String)
+    let remove_user = warp::path!("api" / "v1" / "users" / ..)
+        .and(super::segment::text())
+        .and(warp::path::end())
         .and(warp::delete())
         .and(admin())
         .and(with_state(state))
@@ -84,7 +86,8 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 /// our own 400, so it outranks other routes' "method not allowed".
 pub(super) fn json_body<T: serde::de::DeserializeOwned + Send>()
 -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
-    warp::body::content_length_limit(MAX_BODY)
+    super::body::json_type()
+        .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
         .and_then(|body: bytes::Bytes| async move {
             serde_json::from_slice(&body).map_err(|e| {

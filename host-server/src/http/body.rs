@@ -3,6 +3,10 @@
 //! A declared `Content-Length` over the cap is refused before anything is
 //! read; a body without one (chunked) is streamed and cut off at the cap,
 //! so the firmware is never asked for a length it does not send.
+//!
+//! JSON routes also refuse a body declared as something else (415): the
+//! firmware always says `application/json`; a body sent without a
+//! `Content-Type` is still read as JSON.
 
 use std::time::Duration;
 
@@ -36,6 +40,35 @@ pub fn bounded(
         })
 }
 
+/// Admits a request whose `Content-Type`, when present, is JSON
+/// (`application/json` or `application/…+json`, any parameters).
+pub fn json_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and_then(|headers: http::HeaderMap| async move {
+            let declared = headers.get_all(http::header::CONTENT_TYPE);
+            if declared.iter().all(|v| v.to_str().is_ok_and(is_json)) {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                )))
+            }
+        })
+        .untuple_one()
+}
+
+/// Whether a `Content-Type` value names JSON.
+fn is_json(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
+}
+
 fn too_large(limit: usize) -> ApiError {
     ApiError::too_large(format!("the request body is over {limit} bytes"))
 }
@@ -61,4 +94,27 @@ async fn collect<B: Buf>(
         }
     }
     Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_types_are_recognised() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.x+json",
+        ] {
+            assert!(super::is_json(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "",
+            "application/jsonx",
+        ] {
+            assert!(!super::is_json(bad), "{bad}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
-use super::{body, device_path, with_state};
+use super::{body, device_path, segment, with_state};
 use crate::app::AppState;
 use crate::ingest::{Route, ingest};
 use crate::reply::{self, AggregatedReply, LegacyReply};
@@ -23,14 +23,16 @@ const MAX_FIELD: usize = 256;
 /// `POST /aggregated/{id}`, `POST /api/v1/devices/{id}/uploads`, `POST /process`,
 /// `POST /devices`, `GET /security/{id}/nonce`.
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let body = || body::bounded(state.body_limit, state.body_timeout);
+    let body = || body::json_type().and(body::bounded(state.body_limit, state.body_timeout));
     let upload = |route: Route, st: Arc<AppState>, body: Bytes| async move {
         match route {
             Route::Aggregated(device) => respond(aggregated_upload(&st, device, body).await),
             Route::Legacy => respond(legacy_upload(&st, body).await),
         }
     };
-    let aggregated = warp::path!("aggregated" / String)
+    let aggregated = warp::path("aggregated")
+        .and(segment::device_id())
+        .and(warp::path::end())
         .and(warp::post())
         .map(Route::Aggregated)
         .or(device_path()
@@ -50,7 +52,9 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(with_state(state))
         .and(body())
         .then(|st: Arc<AppState>, body: Bytes| async move { respond(register(&st, &body).await) });
-    let nonce = warp::path!("security" / String / "nonce")
+    let nonce = warp::path("security")
+        .and(segment::device_id())
+        .and(warp::path!("nonce"))
         .and(warp::get())
         .and(with_state(state))
         .then(|device: String, st: Arc<AppState>| async move {

@@ -122,6 +122,11 @@ pub fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
 pub const NO_ROUTE: &str = "no such route";
 
 /// Maps every rejection (no route, wrong method, bad query …) to the error shape.
+///
+/// A rejection combines those of every route tried, so the most telling
+/// one wins: our own errors, then what was wrong with a request a route
+/// did match by path and method (query, headers, body), and "method not
+/// allowed" only when no route took the method at all.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     use warp::reject::{
         InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingHeader,
@@ -131,12 +136,6 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         e.clone()
     } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", NO_ROUTE)
-    } else if rejection.find::<MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed on this route",
-        )
     } else if let Some(e) = rejection.find::<InvalidQuery>() {
         ApiError::bad_request("bad_query", e.to_string())
     } else if let Some(e) = rejection.find::<MissingHeader>() {
@@ -164,6 +163,12 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         .is_some()
     {
         ApiError::bad_request("not_websocket", "this route needs a WebSocket upgrade")
+    } else if rejection.find::<MethodNotAllowed>().is_some() {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route",
+        )
     } else {
         ApiError::internal(format!("unhandled rejection: {rejection:?}"))
     };

@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use http::StatusCode;
+use http::header::HeaderMap;
 use warp::{Filter, Rejection};
 
+use super::credentials::{Presented, invalid};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{Access, AuthError, Credentials, Principal};
@@ -16,20 +18,15 @@ pub(super) fn require(
     access: Access,
 ) -> impl Filter<Extract = (Principal,), Error = Rejection> + Clone + use<> {
     let state = state.clone();
-    warp::header::optional::<String>("authorization")
-        .and(warp::header::optional::<String>("x-api-key"))
-        .and_then(move |authorization: Option<String>, key: Option<String>| {
-            let state = state.clone();
-            async move {
-                let credentials = Credentials {
-                    bearer: authorization.as_deref().and_then(bearer),
-                    api_key: key.as_deref().map(str::trim),
-                };
-                admit(&state, credentials, access)
-                    .await
-                    .map_err(warp::reject::custom)
-            }
-        })
+    warp::header::headers_cloned().and_then(move |headers: HeaderMap| {
+        let state = state.clone();
+        async move {
+            let presented = Presented::from_headers(&headers).map_err(warp::reject::custom)?;
+            admit(&state, presented.credentials(), access)
+                .await
+                .map_err(warp::reject::custom)
+        }
+    })
 }
 
 /// Like [`require`], for handlers that do not need to know who called.
@@ -38,15 +35,6 @@ pub(super) fn gate(
     access: Access,
 ) -> impl Filter<Extract = (), Error = Rejection> + Clone + use<> {
     require(state, access).map(|_| ()).untuple_one()
-}
-
-/// The token of an `Authorization: Bearer …` header.
-pub(super) fn bearer(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }
 
 /// Authenticates and authorises one request.
@@ -73,11 +61,7 @@ pub(super) async fn admit(
                 "token_expired",
                 "the access token expired; refresh it",
             ),
-            AuthError::Invalid => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the credentials are not valid",
-            ),
+            AuthError::Invalid => invalid(),
             AuthError::Unavailable => {
                 ApiError::unavailable("unavailable", "storage is unavailable", 5)
             }
@@ -90,15 +74,4 @@ pub(super) async fn admit(
         ));
     }
     Ok(principal)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bearer_tokens_are_parsed() {
-        assert_eq!(super::bearer("Bearer abc"), Some("abc"));
-        assert_eq!(super::bearer("bearer  abc "), Some("abc"));
-        assert_eq!(super::bearer("Basic abc"), None);
-        assert_eq!(super::bearer("Bearer "), None);
-    }
 }

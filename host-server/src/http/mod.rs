@@ -2,9 +2,11 @@
 
 mod accounts;
 mod alerts;
+pub mod allow;
 mod api;
 mod auth;
 pub mod body;
+mod credentials;
 mod dashboard;
 mod device_admin;
 mod devices;
@@ -17,6 +19,7 @@ pub mod openapi;
 mod ops;
 pub mod peer;
 mod queries;
+mod segment;
 mod stats;
 mod ws;
 
@@ -77,7 +80,8 @@ fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// `/api/v1/devices/{id}` and whatever follows.
+/// `/api/v1/devices/{id}` and whatever follows; the id percent-decoded and
+/// checked (400 `bad_device_id`).
 fn device_path() -> impl Filter<Extract = (String,), Error = warp::Rejection> + Clone {
-    warp::path!("api" / "v1" / "devices" / String / ..)
+    warp::path!("api" / "v1" / "devices" / ..).and(segment::device_id())
 }

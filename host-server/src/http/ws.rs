@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use http::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -20,11 +21,12 @@ use warp::reply::Response;
 use warp::ws::{Message, WebSocket, Ws};
 use warp::{Filter, Reply};
 
+use super::credentials::Presented;
 use super::error::{ApiError, ErrorBody};
-use super::guard::{admit, bearer};
+use super::guard::admit;
 use super::with_state;
 use crate::app::AppState;
-use crate::auth::{Access, Credentials};
+use crate::auth::Access;
 
 /// Largest frame or message a client may send.
 const MAX_INBOUND: usize = 4096;
@@ -51,8 +53,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(warp::ws())
         .and(warp::query::<Params>())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("x-api-key"))
+        .and(warp::header::headers_cloned())
         .and(with_state(state))
         .then(connect)
         .boxed()
@@ -73,30 +74,30 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         (status = 400, description = "Not a WebSocket request (`not_websocket`), or a bad device id (`bad_device_id`)", body = ErrorBody),
     ),
 )]
-async fn connect(
-    ws: Ws,
-    params: Params,
-    authorization: Option<String>,
-    key: Option<String>,
-    st: Arc<AppState>,
-) -> Response {
+async fn connect(ws: Ws, params: Params, headers: HeaderMap, st: Arc<AppState>) -> Response {
     if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
         return ApiError::bad_request("bad_device_id", m).into_response();
     }
-    let credentials = Credentials {
-        bearer: params
-            .token
-            .as_deref()
-            .or_else(|| authorization.as_deref().and_then(bearer)),
-        api_key: params.api_key.as_deref().or(key.as_deref()),
-    };
-    if let Err(e) = admit(&st, credentials, Access::Read).await {
+    if let Err(e) = authorise(&st, &params, &headers).await {
         return e.into_response();
     }
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
         .on_upgrade(move |socket| client(socket, st, params.device))
         .into_response()
+}
+
+/// Every credential presented, in the query or the headers, must be valid.
+async fn authorise(st: &AppState, params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
+    let mut presented = Presented::from_headers(headers)?;
+    if let Some(token) = &params.token {
+        presented.add_bearer(token)?;
+    }
+    if let Some(key) = &params.api_key {
+        presented.add_api_key(key.trim())?;
+    }
+    admit(st, presented.credentials(), Access::Read).await?;
+    Ok(())
 }
 
 async fn client(socket: WebSocket, state: Arc<AppState>, device: Option<String>) {

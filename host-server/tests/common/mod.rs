@@ -1,6 +1,8 @@
 //! A real server on 127.0.0.1:0 with a temporary SQLite file, and helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod raw;
+
 use std::path::Path;
 
 use clap::Parser;

@@ -115,6 +115,37 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         .expect("the document is plain data and always serializes")
 });
 
+/// The document's method keys and their HTTP names, in the order `Allow` lists them.
+pub(super) const METHODS: [(&str, &str); 8] = [
+    ("get", "GET"),
+    ("head", "HEAD"),
+    ("post", "POST"),
+    ("put", "PUT"),
+    ("patch", "PATCH"),
+    ("delete", "DELETE"),
+    ("options", "OPTIONS"),
+    ("trace", "TRACE"),
+];
+
+/// Every documented path template (`/api/v1/devices/{device_id}`) with its
+/// methods (`GET`, `HEAD` …): what a 405 answer's `Allow` header lists.
+pub(super) fn methods_by_path() -> Vec<(String, Vec<&'static str>)> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&DOCUMENT).expect("the document is valid JSON");
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    paths
+        .into_iter()
+        .map(|(path, item)| {
+            let methods = METHODS
+                .iter()
+                .filter(|(key, _)| item.get(key).is_some())
+                .map(|(_, name)| *name)
+                .collect();
+            (path, methods)
+        })
+        .collect()
+}
+
 /// This document.
 #[utoipa::path(
     get,

@@ -1,0 +1,338 @@
+//! The HTTP surface under the inputs a security suite sends: encoded path
+//! segments, wrong methods, mixed credentials, odd bodies and framing.
+//! Every bad input gets a 4xx JSON error with a stable code and changes
+//! nothing.
+
+mod common;
+
+use common::raw::{self, Answer};
+use common::{Server, next_upload};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Uploads, nonces and samples stored: what a refused request must not change.
+fn footprint(server: &Server, device: &str) -> (i64, i64, Option<u32>) {
+    (
+        server.count("uploads"),
+        server.count("samples"),
+        server.last_nonce(device),
+    )
+}
+
+fn assert_error(a: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (status, code),
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    assert!(a.json()["message"].is_string());
+}
+
+#[tokio::test]
+async fn device_ids_in_paths_are_percent_decoded() {
+    let server = Server::start(&[]).await;
+    let mut device = server.add_device("ESP32_001");
+    let (nonce, body) = next_upload(&mut device, 0);
+    let (status, reply) = server.post("/aggregated/ESP32%5F001", body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["device_id"], "ESP32_001");
+    assert_eq!(server.last_nonce("ESP32_001"), Some(nonce));
+
+    let (status, reply) = server.get("/security/%45SP32_001/nonce").await;
+    assert_eq!(
+        (status, reply["last_valid_nonce"].as_u64()),
+        (StatusCode::OK, Some(nonce.into()))
+    );
+    let (status, reply) = server.get("/api/v1/devices/ESP32%5f001").await;
+    assert_eq!(
+        (status, reply["device_id"].as_str()),
+        (StatusCode::OK, Some("ESP32_001"))
+    );
+    let (status, reply) = server.get("/api/v1/devices/ESP32%5F001/latest").await;
+    assert_eq!(
+        (status, reply["device_id"].as_str()),
+        (StatusCode::OK, Some("ESP32_001"))
+    );
+    let (_, next) = next_upload(&mut device, 1);
+    let (status, reply) = server
+        .post("/api/v1/devices/ESP32%5F001/uploads", next)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+
+    // Not UTF-8, or not a device id once decoded: 400, nothing changes.
+    let before = footprint(&server, "ESP32_001");
+    let (_, fresh) = next_upload(&mut device, 2);
+    let key = format!(
+        "x-api-key: {}\r\ncontent-type: application/json\r\n",
+        server.key
+    );
+    for path in [
+        "/aggregated/ESP32%FF001",
+        "/aggregated/ESP32%00001",
+        "/aggregated/ESP32%0A001",
+        "/aggregated/ESP32%2F001",
+        "/aggregated/%2e%2e",
+        "/aggregated/..",
+        "/aggregated/%C3%A9",
+        "/api/v1/devices/%FF/uploads",
+        "/api/v1/devices/a%00b",
+        "/api/v1/devices/%2E/latest",
+        "/security/%FF/nonce",
+    ] {
+        let method =
+            if path.ends_with("latest") || path.ends_with("nonce") || path.ends_with("a%00b") {
+                "GET"
+            } else {
+                "POST"
+            };
+        let a = raw::request(&server.url, method, path.as_bytes(), &key, fresh.as_bytes()).await;
+        assert_error(&a, 400, "bad_device_id");
+    }
+    let long = format!("/aggregated/{}", "A".repeat(65));
+    let a = raw::request(&server.url, "POST", long.as_bytes(), &key, fresh.as_bytes()).await;
+    assert_error(&a, 400, "bad_device_id");
+    assert_eq!(footprint(&server, "ESP32_001"), before);
+    server.stop().await;
+}
+
+/// The documented methods of each path, with example parameters filled in.
+async fn documented(server: &Server) -> Vec<(String, Vec<String>)> {
+    let (_, doc) = server.get("/openapi.json").await;
+    let paths = doc["paths"].as_object().unwrap();
+    paths
+        .iter()
+        .map(|(path, item)| {
+            let url = path
+                .replace("{device_id}", "ESP32_001")
+                .replace("{file}", "x")
+                .replace("{name}", "x")
+                .replace("{id}", "1");
+            let methods = item
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(|k| k.to_ascii_uppercase())
+                .collect();
+            (url, methods)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn method_not_allowed_says_what_is_allowed() {
+    let server = Server::start(&[]).await;
+    server.add_device("ESP32_001");
+    let mut seen = 0;
+    for (url, methods) in documented(&server).await {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if methods.iter().any(|m| m == method) {
+                continue;
+            }
+            let r = server
+                .client
+                .request(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    format!("{}{url}", server.url),
+                )
+                .send()
+                .await
+                .unwrap();
+            if r.status() != StatusCode::METHOD_NOT_ALLOWED {
+                continue;
+            }
+            seen += 1;
+            let allow: Vec<String> = r
+                .headers()
+                .get("allow")
+                .unwrap_or_else(|| panic!("{method} {url}: 405 without Allow"))
+                .to_str()
+                .unwrap()
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            let mut expected = methods.clone();
+            expected.sort();
+            let mut got = allow.clone();
+            got.sort();
+            assert_eq!(got, expected, "{method} {url}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"], "method_not_allowed");
+        }
+    }
+    assert!(seen > 50, "only {seen} answers were 405");
+    let r = server
+        .client
+        .put(format!("{}/aggregated/ESP32_001", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "POST");
+    let r = server
+        .client
+        .post(format!("{}/api/v1/devices/ESP32_001", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, PATCH, DELETE");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_presented_credential_must_be_valid() {
+    let server = Server::start(&["--admin-token", "break-glass-token-for-tests"]).await;
+    let url = format!("{}/api/v1/devices", server.url);
+    let ok = server
+        .anon
+        .get(&url)
+        .header("x-api-key", &server.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let ok = server
+        .anon
+        .get(&url)
+        .header("authorization", "Bearer break-glass-token-for-tests")
+        .header("x-api-key", &server.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    let bad: [&[(&str, &str)]; 6] = [
+        &[("authorization", "Bearer not-a-token")],
+        &[("authorization", "Basic YWRtaW46YWRtaW4=")],
+        &[("authorization", "Bearer")],
+        &[("x-api-key", "sw_key_forged")],
+        &[
+            ("authorization", "Bearer break-glass-token-for-tests"),
+            ("x-api-key", "sw_key_forged"),
+        ],
+        &[
+            ("authorization", "Bearer break-glass-token-for-tests"),
+            ("authorization", "Bearer other"),
+        ],
+    ];
+    for extra in bad {
+        let mut request = server.anon.get(&url).header("x-api-key", &server.key);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{extra:?}");
+        assert!(r.headers().contains_key("www-authenticate"), "{extra:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized", "{extra:?}");
+    }
+    // Not UTF-8 in a credential header: 401 too, not a 400 about headers.
+    let a = raw::request(
+        &server.url,
+        "GET",
+        b"/api/v1/devices",
+        &format!(
+            "x-api-key: {}\r\nauthorization: Bearer \u{e9}\r\n",
+            server.key
+        ),
+        b"",
+    )
+    .await;
+    assert_error(&a, 401, "unauthorized");
+    // The WebSocket's query credentials count as well.
+    let ws = format!("{}/ws?token=forged", server.url);
+    let r = server
+        .client
+        .get(ws)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_query_outranks_another_routes_method() {
+    let server = Server::start(&[]).await;
+    for query in ["limit=-1", "offset=x", "limit=1&limit=2"] {
+        let (status, reply) = server.get(&format!("/api/v1/devices?{query}")).await;
+        assert_eq!(
+            (status, reply["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_query")),
+            "{query}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn upload_bodies_declared_as_something_else_are_refused() {
+    let server = Server::start(&[]).await;
+    let mut device = server.add_device("ESP32_001");
+    let (_, body) = next_upload(&mut device, 0);
+    for kind in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ] {
+        let header = format!("content-type: {kind}\r\n");
+        for path in ["/aggregated/ESP32_001", "/process"] {
+            let a = raw::request(
+                &server.url,
+                "POST",
+                path.as_bytes(),
+                &header,
+                body.as_bytes(),
+            )
+            .await;
+            assert_error(&a, 415, "unsupported_media_type");
+        }
+    }
+    assert_eq!(footprint(&server, "ESP32_001"), (0, 0, None));
+    // JSON with parameters, or no Content-Type at all, is read as JSON.
+    let header = "content-type: application/json; charset=utf-8\r\n";
+    let a = raw::request(
+        &server.url,
+        "POST",
+        b"/aggregated/ESP32_001",
+        header,
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let (_, next) = next_upload(&mut device, 1);
+    let a = raw::request(
+        &server.url,
+        "POST",
+        b"/aggregated/ESP32_001",
+        "",
+        next.as_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_path_are_answered() {
+    let server = Server::start(&[]).await;
+    // Authority-form (CONNECT) and asterisk-form (OPTIONS *) requests.
+    for request in [
+        &b"CONNECT 127.0.0.1:22 HTTP/1.1\r\nhost: 127.0.0.1:22\r\n\r\n"[..],
+        b"OPTIONS * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    ] {
+        let bytes = raw::exchange(&server.url, request, std::time::Duration::from_secs(2)).await;
+        let (a, _) = raw::parse(&bytes)
+            .unwrap_or_else(|| panic!("no answer to {:?}", String::from_utf8_lossy(request)));
+        assert!((400..500).contains(&a.status), "{a:?}");
+        assert!(!a.code().is_empty(), "{a:?}");
+    }
+    assert_eq!(server.get("/health/live").await.0, StatusCode::OK);
+    server.stop().await;
+}
