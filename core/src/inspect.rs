@@ -6,14 +6,11 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::codec::{self, DecodeOptions, Method};
 use crate::envelope::{Envelope, Keys};
-use crate::hex;
 use crate::registers::{Profile, Reading};
 use crate::upload::{Limits, PacketOutcome, PacketSource, Sample, StreamState, Upload};
+use crate::{hex, text};
 
 /// What the input was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,10 +202,7 @@ pub fn inspect(input: &str, keys: Option<&Keys>, profile: &Profile) -> Inspectio
     let bytes = if compact.chars().all(|c| c.is_ascii_hexdigit()) && !compact.is_empty() {
         hex::decode_lower(&compact.to_ascii_lowercase()).map(|b| (b, "hex"))
     } else {
-        STANDARD
-            .decode(compact.as_bytes())
-            .ok()
-            .map(|b| (b, "base64"))
+        text::base64_decode(compact.as_bytes()).map(|b| (b, "base64"))
     };
     match bytes {
         Some((bytes, form)) if !bytes.is_empty() => {

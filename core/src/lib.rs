@@ -42,6 +42,7 @@ pub mod upload;
 
 mod hex;
 mod open;
+mod text;
 
 pub use codec::{CodecError, DecodeOptions, Decoded, Method, TemporalState};
 pub use envelope::{Envelope, EnvelopeError, Keys, Nonce, SealOptions, Sealed, Verified, seal};

@@ -53,19 +53,29 @@ pub(crate) fn decode(r: &mut Reader<'_>, opts: &DecodeOptions<'_>) -> Result<Vec
 }
 
 /// Reads `n` values of `bits` bits; `data` holds at least `n * bits` bits.
+///
+/// A value of ≤ 16 bits starting at bit offset ≤ 7 lies inside the 64-bit
+/// big-endian word at its first byte: one load, one shift, one mask per
+/// value while eight bytes remain, then a three-byte window for the tail.
 fn unpack_msb_first(data: &[u8], n: usize, bits: u32) -> Vec<u16> {
-    let mut out = Vec::with_capacity(n);
+    let bits = bits as usize;
     let mask = (1u64 << bits) - 1;
-    let mut acc: u64 = 0;
-    let mut held = 0u32;
-    let mut bytes = data.iter();
-    for _ in 0..n {
-        while held < bits {
-            acc = (acc << 8) | u64::from(bytes.next().copied().unwrap_or(0));
-            held += 8;
-        }
-        held -= bits;
-        out.push(((acc >> held) & mask) as u16);
+    let mut out = Vec::with_capacity(n);
+    let mut i = 0;
+    while i < n {
+        let bit = i * bits;
+        let Some(word) = data.get(bit / 8..bit / 8 + 8) else {
+            break;
+        };
+        let word = u64::from_be_bytes(word.try_into().unwrap_or([0; 8]));
+        out.push(((word >> (64 - bits - bit % 8)) & mask) as u16);
+        i += 1;
+    }
+    for i in i..n {
+        let bit = i * bits;
+        let byte = |k: usize| u64::from(data.get(bit / 8 + k).copied().unwrap_or(0));
+        let word = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        out.push(((word >> (24 - bits - bit % 8)) & mask) as u16);
     }
     out
 }

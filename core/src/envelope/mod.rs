@@ -14,16 +14,14 @@ use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 pub use crypto::{FIRMWARE_IV, Keys};
 pub use error::EnvelopeError;
 pub use seal::{SealOptions, Sealed, seal};
 
-use crate::hex;
 use crate::replay::MacTag;
+use crate::{hex, text};
 
 /// The per-device message counter (u32, strictly increasing, spec §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,8 +93,10 @@ impl Envelope {
     /// `compressed` is false), `bad_base64` (not strict padded RFC 4648),
     /// `bad_mac_encoding` (not exactly 64 lowercase hex digits).
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        let wire: Wire<'_> = serde_json::from_slice(bytes)
-            .map_err(|_| EnvelopeError::Malformed { field: "json" })?;
+        // Validated once here, so serde reads every string without re-checking.
+        let wire: Wire<'_> = text::utf8(bytes)
+            .and_then(|json| serde_json::from_str(json).ok())
+            .ok_or(EnvelopeError::Malformed { field: "json" })?;
         let nonce = Nonce(
             wire.nonce
                 .ok_or(EnvelopeError::Malformed { field: "nonce" })?,
@@ -107,11 +107,9 @@ impl Envelope {
         let mac = wire.mac.ok_or(EnvelopeError::Malformed { field: "mac" })?;
         let encrypted = wire.encrypted.unwrap_or(false);
         let compressed = wire.compressed.unwrap_or(false);
-        let body = STANDARD
-            .decode(payload.as_bytes())
-            .map_err(|_| EnvelopeError::BadBase64)?;
+        let body = text::base64_decode(payload.as_bytes()).ok_or(EnvelopeError::BadBase64)?;
         let mac = parse_mac(&mac)?;
-        if !encrypted && !compressed && core::str::from_utf8(&body).is_err() {
+        if !encrypted && !compressed && text::utf8(&body).is_none() {
             return Err(EnvelopeError::Malformed {
                 field: "payload (not UTF-8 text)",
             });
@@ -168,7 +166,7 @@ impl Envelope {
             self.body
         };
         keys.verify(self.nonce, &payload, &self.mac)?;
-        if self.encrypted && !self.compressed && core::str::from_utf8(&payload).is_err() {
+        if self.encrypted && !self.compressed && text::utf8(&payload).is_none() {
             return Err(EnvelopeError::Malformed {
                 field: "payload (not UTF-8 text)",
             });

@@ -3,11 +3,8 @@
 use alloc::format;
 use alloc::string::String;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use super::{EnvelopeError, Keys, Nonce};
-use crate::hex;
+use crate::{hex, text};
 
 /// How to seal a payload.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,9 +44,9 @@ pub fn seal(
     }
     let mac_hex = hex::encode(&keys.tag(nonce, payload).0);
     let payload_b64 = if opts.encrypt {
-        STANDARD.encode(keys.encrypt(payload)?)
+        text::base64_encode(&keys.encrypt(payload)?)
     } else {
-        STANDARD.encode(payload)
+        text::base64_encode(payload)
     };
     let envelope = format!(
         r#"{{"nonce":{},"payload":"{}","mac":"{}","encrypted":{},"compressed":{}}}"#,

@@ -9,8 +9,6 @@ use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -18,6 +16,7 @@ use serde_json::value::RawValue;
 
 use super::{Limits, Packet, PacketSource, Upload, UploadError};
 use crate::registers::{Catalog, RegisterRef};
+use crate::text;
 
 #[derive(Deserialize)]
 struct DeviceUpload<'a> {
@@ -55,11 +54,13 @@ struct Metadata<'a> {
 
 /// Parses the inner upload JSON.
 pub(super) fn parse(json: &[u8], limits: &Limits) -> Result<Upload, UploadError> {
-    match serde_json::from_slice::<DeviceUpload<'_>>(json) {
+    // Validated once here, so serde reads every string without re-checking.
+    let json = text::utf8(json).ok_or(UploadError::Malformed { field: "json" })?;
+    match serde_json::from_str::<DeviceUpload<'_>>(json) {
         Ok(wire) => from_device(wire, limits),
         Err(_) => {
-            let value: Value = serde_json::from_slice(json)
-                .map_err(|_| UploadError::Malformed { field: "json" })?;
+            let value: Value =
+                serde_json::from_str(json).map_err(|_| UploadError::Malformed { field: "json" })?;
             from_value(&value, limits)
         }
     }
@@ -142,10 +143,10 @@ fn check_packet_count(n: usize, limits: &Limits) -> Result<(), UploadError> {
     Ok(())
 }
 
-fn decode_b64(text: &str) -> PacketSource {
-    match STANDARD.decode(text.as_bytes()) {
-        Ok(bytes) => PacketSource::Bytes(bytes),
-        Err(_) => PacketSource::Invalid(UploadError::BadBase64),
+fn decode_b64(packet: &str) -> PacketSource {
+    match text::base64_decode(packet.as_bytes()) {
+        Some(bytes) => PacketSource::Bytes(bytes),
+        None => PacketSource::Invalid(UploadError::BadBase64),
     }
 }
 
