@@ -61,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_timeout: Duration,
 
-    /// Open connections at most; more wait in the listen backlog.
+    /// Open connections at most; more are answered 503 `busy` (with Retry-After) and closed.
     #[arg(long, env = "SOLARWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 

@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod keys;
 pub mod live;
 pub mod mqtt;
+pub mod overflow;
 pub mod policy;
 pub mod query;
 pub mod ratelimit;

@@ -4,7 +4,8 @@
 //! client's headers. This loop serves each connection with hyper's HTTP/1
 //! builder, a Tokio timer and a header read timeout (which also closes idle
 //! keep-alive connections), and caps open connections with a semaphore:
-//! at the cap, new connections wait in the listen backlog.
+//! at the cap, a new connection is answered 503 `busy` with `Retry-After`
+//! and closed ([`crate::overflow`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -228,14 +229,8 @@ async fn accept_loop(
 ) {
     let filter = crate::http::routes(&state);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let refusing = crate::overflow::slots();
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = stop.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -249,6 +244,10 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            crate::overflow::refuse(stream, &refusing);
+            continue;
+        };
         let warp_service = warp::service(filter.clone());
         // Each request carries its client address (login limits per address).
         // A 405 gets its `Allow` here, where the request's path is at hand.

@@ -336,3 +336,34 @@ async fn requests_without_a_path_are_answered() {
     assert_eq!(server.get("/health/live").await.0, StatusCode::OK);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn connections_over_the_cap_get_a_fast_503() {
+    let server = Server::start(&["--max-connections", "1", "--header-timeout", "30s"]).await;
+    // An idle connection holds the only slot.
+    let idle = tokio::net::TcpStream::connect(raw::addr(&server.url))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let a = raw::request(&server.url, "GET", b"/health/live", "", b"").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_error(&a, 503, "busy");
+    assert_eq!(a.header("retry-after"), Some("1"));
+    // Once the slot is free, requests are served again.
+    drop(idle);
+    let mut served = false;
+    for _ in 0..50 {
+        if raw::request(&server.url, "GET", b"/health/live", "", b"")
+            .await
+            .status
+            == 200
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served);
+    server.stop().await;
+}
