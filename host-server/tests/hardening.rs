@@ -367,3 +367,129 @@ async fn connections_over_the_cap_get_a_fast_503() {
     assert!(served);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_write_queue_answers_503_at_once_and_stores_nothing_for_it() {
+    let server = std::sync::Arc::new(
+        Server::start(&[
+            "--write-queue",
+            "1",
+            "--write-batch",
+            "1",
+            "--device-rate",
+            "0",
+        ])
+        .await,
+    );
+    let mut requests = Vec::new();
+    for d in 0..16 {
+        let id = format!("D{d}");
+        let mut device = server.add_device(&id);
+        for cycle in 0..16 {
+            let (nonce, body) = next_upload(&mut device, cycle);
+            requests.push((id.clone(), nonce, body));
+        }
+    }
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(id, nonce, body)| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let r = server
+                    .anon
+                    .post(format!("{}/aggregated/{id}", server.url))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = r.headers().contains_key("retry-after");
+                let status = r.status();
+                let reply: Value = r.json().await.unwrap();
+                (id, nonce, status, retry, reply, started.elapsed())
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    let mut stored: std::collections::HashMap<String, (u32, i64)> = Default::default();
+    for task in tasks {
+        let (id, nonce, status, retry, reply, took) = task.await.unwrap();
+        assert!(
+            took < std::time::Duration::from_secs(20),
+            "{id} {nonce}: {took:?}"
+        );
+        match status {
+            StatusCode::OK => {
+                let e = stored.entry(id).or_default();
+                e.0 = e.0.max(nonce);
+                e.1 += 1;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(reply["error"], "busy");
+                assert!(retry, "503 without Retry-After");
+                busy += 1;
+            }
+            StatusCode::CONFLICT => assert_eq!(reply["error"], "replay"),
+            other => panic!("{id} {nonce}: {other} {reply}"),
+        }
+    }
+    assert!(busy > 0, "the queue never filled");
+    // Only the accepted uploads were stored; refused ones moved no nonce.
+    for d in 0..16 {
+        let id = format!("D{d}");
+        let (last, uploads) = stored.get(&id).copied().unwrap_or_default();
+        assert_eq!(
+            server.last_nonce(&id),
+            (uploads > 0).then_some(last),
+            "{id}"
+        );
+        let rows: i64 = server
+            .db()
+            .query_row(
+                "SELECT COUNT(*) FROM uploads u JOIN devices d ON u.device = d.id WHERE d.device_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(rows, uploads, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn admin_bodies_that_never_finish_time_out() {
+    let server = Server::start(&["--body-timeout", "500ms"]).await;
+    server.add_device("ESP32_001");
+    let head = format!(
+        "PATCH /api/v1/devices/ESP32_001 HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"name\":",
+        server.key
+    );
+    let bytes = raw::exchange(
+        &server.url,
+        head.as_bytes(),
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    let (a, _) = raw::parse(&bytes).expect("no answer to a stalled body");
+    assert_error(&a, 408, "timeout");
+    // Chunked admin bodies are read too (no Content-Length needed).
+    let body = br#"{"name":"roof"}"#;
+    let chunked = format!(
+        "PATCH /api/v1/devices/ESP32_001 HTTP/1.1\r\nhost: x\r\nx-api-key: {}\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n\
+         {:x}\r\n{}\r\n0\r\n\r\n",
+        server.key,
+        body.len(),
+        String::from_utf8_lossy(body)
+    );
+    let bytes = raw::exchange(
+        &server.url,
+        chunked.as_bytes(),
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    let (a, _) = raw::parse(&bytes).expect("no answer");
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    server.stop().await;
+}

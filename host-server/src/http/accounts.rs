@@ -2,6 +2,7 @@
 //! A new key is shown once; only its digest is stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::clock::now_ms;
 use crate::store::access::{ApiKey, NewApiKey, Role, Scope, User};
 
 /// Largest account request body.
-const MAX_BODY: u64 = 4096;
+const MAX_BODY: usize = 4096;
 /// Longest API key lifetime.
 const MAX_KEY_DAYS: u32 = 3650;
 /// Longest API key name.
@@ -37,7 +38,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let add_user = users
         .and(warp::post())
         .and(admin())
-        .and(json_body::<NewUser>())
+        .and(json_body::<NewUser>(state.body_timeout))
         .and(with_state(state))
         .then(|u: NewUser, st: Arc<AppState>| async move { respond(add_user(&st, u).await) });
     let remove_user = warp::path!("api" / "v1" / "users" / ..)
@@ -58,7 +59,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let add_key = keys
         .and(warp::post())
         .and(require(state, Access::Admin))
-        .and(json_body::<NewKey>())
+        .and(json_body::<NewKey>(state.body_timeout))
         .and(with_state(state))
         .then(|p: Principal, k: NewKey, st: Arc<AppState>| async move {
             respond(add_key(&st, &p, k).await)
@@ -82,13 +83,14 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// A JSON body of at most [`MAX_BODY`] bytes. A body that does not parse is
-/// our own 400, so it outranks other routes' "method not allowed".
-pub(super) fn json_body<T: serde::de::DeserializeOwned + Send>()
--> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+/// A JSON body of at most [`MAX_BODY`] bytes, read within `timeout`. A
+/// body that does not parse is our own 400, so it outranks other routes'
+/// "method not allowed".
+pub(super) fn json_body<T: serde::de::DeserializeOwned + Send>(
+    timeout: Duration,
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
     super::body::json_type()
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(super::body::bounded(MAX_BODY, timeout))
         .and_then(|body: bytes::Bytes| async move {
             serde_json::from_slice(&body).map_err(|e| {
                 warp::reject::custom(ApiError::bad_request("malformed", format!("JSON: {e}")))

@@ -41,7 +41,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let add_rule = rules
         .and(warp::post())
         .and(gate(state, Access::Admin))
-        .and(json_body::<RuleSpec>())
+        .and(json_body::<RuleSpec>(state.body_timeout))
         .and(with_state(state))
         .then(
             |spec: RuleSpec, st: Arc<AppState>| async move { respond(add_rule(&st, spec).await) },

@@ -25,7 +25,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let add = warp::path!("api" / "v1" / "devices")
         .and(warp::post())
         .and(admin(state))
-        .and(json_body::<NewDevice>())
+        .and(json_body::<NewDevice>(state.body_timeout))
         .and(with_state(state))
         .then(|req: NewDevice, st: Arc<AppState>| async move { respond(add(&st, req).await) });
     let rotate = device_path()

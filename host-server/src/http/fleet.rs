@@ -41,7 +41,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::path::end())
         .and(warp::patch())
         .and(gate(state, Access::Admin))
-        .and(json_body::<DevicePatch>())
+        .and(json_body::<DevicePatch>(state.body_timeout))
         .and(with_state(state))
         .then(|id: String, p: DevicePatch, st: Arc<AppState>| async move {
             respond(update(&st, &id, p).await)
