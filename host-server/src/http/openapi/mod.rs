@@ -37,9 +37,11 @@ envelope's HMAC-SHA256 (the `mac` over the nonce and the payload, with the devic
 own key or the fleet key), and replays are refused by the nonce. Every `/api/v1` read \
 needs a viewer: an access token from `POST /api/v1/auth/login` \
 (`Authorization: Bearer …`) or an API key (`X-API-Key`). Managing devices, users, \
-keys and alert rules needs the `admin` role or an admin-scoped key.\n\n\
+keys and alert rules needs the `admin` role or an admin-scoped key. Every credential \
+a request carries must be valid: a bad token next to a good key is 401.\n\n\
 **Errors** are JSON `{\"error\": code, \"message\": …}` with a stable snake_case code; \
-429 and 503 carry `Retry-After`.\n\n\
+405 carries `Allow`; 429 and 503 carry `Retry-After`. Device ids in paths may be \
+percent-encoded; JSON bodies sent with another `Content-Type` are refused (415).\n\n\
 **CORS** preflights (`OPTIONS` with `Access-Control-Request-Method`) are answered on \
 every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
 
