@@ -251,8 +251,13 @@ async fn accept_loop(
         let warp_service = warp::service(filter.clone());
         // Each request carries its client address (login limits per address).
         // A 405 gets its `Allow` here, where the request's path is at hand.
+        // `HEAD` is routed as `GET`: hyper, which parsed the request, sends
+        // the answer's headers without its body.
         let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
             request.extensions_mut().insert(PeerAddr(peer));
+            if request.method() == http::Method::HEAD {
+                *request.method_mut() = http::Method::GET;
+            }
             let uri = request.uri().clone();
             let answer = tower_service::Service::call(&mut warp_service.clone(), request);
             async move {

@@ -153,7 +153,11 @@ async fn method_not_allowed_says_what_is_allowed() {
                 .map(str::to_owned)
                 .collect();
             let mut expected = methods.clone();
+            if expected.iter().any(|m| m == "GET") {
+                expected.push("HEAD".to_owned());
+            }
             expected.sort();
+            expected.dedup();
             let mut got = allow.clone();
             got.sort();
             assert_eq!(got, expected, "{method} {url}");
@@ -176,7 +180,36 @@ async fn method_not_allowed_says_what_is_allowed() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["allow"], "GET, PATCH, DELETE");
+    assert_eq!(r.headers()["allow"], "GET, HEAD, PATCH, DELETE");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_the_body() {
+    let server = Server::start(&[]).await;
+    server.add_device("ESP32_001");
+    for path in ["/health", "/security/ESP32_001/nonce", "/openapi.json", "/"] {
+        let url = format!("{}{path}", server.url);
+        let get = server.client.get(&url).send().await.unwrap();
+        let head = server.client.head(&url).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(!get.bytes().await.unwrap().is_empty(), "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    // A route without GET still refuses HEAD, and says what it serves.
+    let r = server
+        .client
+        .head(format!("{}/aggregated/ESP32_001", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "POST");
     server.stop().await;
 }
 

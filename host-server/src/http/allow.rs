@@ -3,7 +3,10 @@
 //! the router agree (the `openapi` test holds them to it), so the document
 //! is the one table of which methods each path serves.
 //!
-//! Only the methods the document lists are named: a CORS preflight
+//! `HEAD` is allowed wherever `GET` is: the accept loop answers it as a
+//! `GET` whose body hyper leaves out (RFC 9110 §9.3.2).
+//!
+//! Otherwise only the methods the document lists are named: a CORS preflight
 //! (`OPTIONS` with `Access-Control-Request-Method`) is answered on every
 //! path but is not a method of the resource.
 
@@ -86,6 +89,9 @@ pub(super) fn allowed(path: &str) -> String {
         .iter()
         .flat_map(|t| t.methods.iter().copied())
         .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
     methods.sort_by_key(|m| METHODS.iter().position(|(_, name)| name == m));
     methods.dedup();
     methods.join(", ")
@@ -110,12 +116,15 @@ mod tests {
     #[test]
     fn methods_follow_the_document() {
         assert_eq!(allowed("/aggregated/ESP32_001"), "POST");
-        assert_eq!(allowed("/api/v1/devices"), "GET, POST");
-        assert_eq!(allowed("/api/v1/devices/ESP32_001"), "GET, PATCH, DELETE");
+        assert_eq!(allowed("/api/v1/devices"), "GET, HEAD, POST");
+        assert_eq!(
+            allowed("/api/v1/devices/ESP32_001"),
+            "GET, HEAD, PATCH, DELETE"
+        );
         assert_eq!(allowed("/api/v1/devices/ESP32_001/nonce"), "DELETE");
-        assert_eq!(allowed("/security/ESP32_001/nonce"), "GET");
-        assert_eq!(allowed("/"), "GET");
-        assert_eq!(allowed("/docs/"), "GET");
+        assert_eq!(allowed("/security/ESP32_001/nonce"), "GET, HEAD");
+        assert_eq!(allowed("/"), "GET, HEAD");
+        assert_eq!(allowed("/docs/"), "GET, HEAD");
         assert_eq!(allowed("/inspector/a/b.js"), "GET, HEAD");
     }
 }
