@@ -125,7 +125,7 @@ async fn line(
             .find(|(id, _)| *id == pac.id)
             .map(|&(_, raw)| (s.t_ms, pac.read(raw).value.to_f64()))
     });
-    let energy: f64 = device_energy(state, &d.device_id, today)
+    let energy: f64 = device_energy(state, &d, today)
         .await?
         .iter()
         .map(|b| b.energy_wh)

@@ -57,8 +57,11 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     series.or(energy).unify().boxed()
 }
 
-/// Checks a device id and that the device exists.
-pub(super) async fn known_device(state: &AppState, id: &str) -> Result<(), ApiError> {
+/// Checks a device id and that the device exists; its fleet record.
+pub(super) async fn known_device(
+    state: &AppState,
+    id: &str,
+) -> Result<crate::store::analytics::FleetDevice, ApiError> {
     crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
     match state
         .store
@@ -66,7 +69,7 @@ pub(super) async fn known_device(state: &AppState, id: &str) -> Result<(), ApiEr
         .await
         .map_err(ApiError::internal)?
     {
-        Some(_) => Ok(()),
+        Some(device) => Ok(device),
         None => Err(ApiError::unknown_device(id)),
     }
 }
@@ -361,12 +364,16 @@ pub(super) fn request_zone(
     zone(tz.unwrap_or(&state.policy.timezone)).map_err(|m| ApiError::bad_request("bad_timezone", m))
 }
 
-/// Energy in calendar buckets (Wh), with covered and missing time.
+/// Energy in calendar buckets (Wh), with covered and missing time; time
+/// before the device was registered (or, if earlier, the 5-minute bucket of
+/// its first data, so the answer is the same once retention has rolled raw
+/// samples into aggregates) is not missing.
 pub(super) async fn device_energy(
     state: &AppState,
-    id: &str,
+    device: &crate::store::analytics::FleetDevice,
     calendar: &crate::query::calendar::Calendar,
 ) -> Result<Vec<EnergyBucket>, ApiError> {
+    let id = device.device_id.as_str();
     let pac = register("Pac")?;
     let (Some(&start), Some(&end)) = (calendar.edges.first(), calendar.edges.last()) else {
         return Ok(Vec::new());
@@ -378,12 +385,22 @@ pub(super) async fn device_energy(
         .aggregates(id, pac.id, start, end)
         .await
         .map_err(ApiError::internal)?;
+    let first_data = power
+        .iter()
+        .map(|p| p.t_ms)
+        .chain(aggregates.iter().map(|a| a.bucket_ms))
+        .min();
+    let since = first_data.map_or(device.created_ms, |t| t.min(device.created_ms));
+    let since = since - since % crate::store::analytics::AGGREGATE_MS;
     Ok(energy::energy(
         calendar,
         &power,
         &aggregates,
         max_gap,
-        now_ms(),
+        energy::Window {
+            since_ms: since,
+            now_ms: now_ms(),
+        },
     ))
 }
 
@@ -408,13 +425,13 @@ pub(super) fn max_gap_ms(state: &AppState) -> u64 {
     ),
 )]
 async fn energy_reply(state: &AppState, id: &str, q: EnergyParams) -> Result<Response, ApiError> {
-    known_device(state, id).await?;
+    let device = known_device(state, id).await?;
     let period = Period::parse(q.period.as_deref().unwrap_or("day"))
         .ok_or_else(|| ApiError::bad_request("bad_period", "period is day, month or year"))?;
     let tz = request_zone(state, q.tz.as_deref())?;
     let calendar =
         calendar(period, q.at.as_deref(), &tz).map_err(|m| ApiError::bad_request("bad_at", m))?;
-    let buckets = device_energy(state, id, &calendar).await?;
+    let buckets = device_energy(state, &device, &calendar).await?;
     let total: f64 = buckets.iter().map(|b| b.energy_wh).sum();
     let missing: u64 = buckets.iter().map(|b| b.missing_s).sum();
     Ok(warp::reply::json(&EnergyReply {

@@ -21,10 +21,21 @@ pub struct EnergyBucket {
     pub energy_wh: f64,
     /// Time with data, seconds.
     pub covered_s: u64,
-    /// Time that has passed in the bucket without data, seconds.
+    /// Time without data, seconds: of the part of the bucket that has
+    /// passed since the device existed (see [`Window`]).
     pub missing_s: u64,
     /// Whether the bucket has passed and has no missing time.
     pub complete: bool,
+}
+
+/// The time in which data could exist: from the device's registration (or
+/// its first data, if earlier) until now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Unix ms.
+    pub since_ms: u64,
+    /// Unix ms.
+    pub now_ms: u64,
 }
 
 /// Integrates power points and stored aggregates into `calendar`'s buckets.
@@ -33,8 +44,9 @@ pub fn energy(
     power: &[Point],
     aggregates: &[Aggregate],
     max_gap_ms: u64,
-    now_ms: u64,
+    window: Window,
 ) -> Vec<EnergyBucket> {
+    let Window { since_ms, now_ms } = window;
     let edges = &calendar.edges;
     let mut buckets = vec![Bucket::default(); edges.len().saturating_sub(1)];
     accumulate(edges, power, max_gap_ms, &mut buckets);
@@ -49,7 +61,7 @@ pub fn energy(
         .zip(&calendar.labels)
         .map(|((b, w), label)| {
             let (start, end) = (w[0], w[1]);
-            let passed = end.min(now_ms).saturating_sub(start);
+            let passed = end.min(now_ms).saturating_sub(start.max(since_ms));
             let covered = b.covered_ms.min(end - start);
             let missing = passed.saturating_sub(covered);
             EnergyBucket {
@@ -95,7 +107,11 @@ mod tests {
             area: 600.0 * 300.0,
             covered_ms: 300_000,
         };
-        let e = energy(&calendar, &power, &[old], 120_000, 9_000_000);
+        let window = Window {
+            since_ms: 0,
+            now_ms: 9_000_000,
+        };
+        let e = energy(&calendar, &power, &[old], 120_000, window);
         assert_eq!(e[0].energy_wh, 1000.0);
         assert!(e[0].complete);
         assert_eq!(
@@ -106,5 +122,27 @@ mod tests {
         assert_eq!(e[2].covered_s, 300);
         assert_eq!(e[2].missing_s, 1800 - 300, "only the time that has passed");
         assert!(!e[2].complete);
+    }
+
+    #[test]
+    fn time_before_the_device_existed_is_not_missing() {
+        let calendar = Calendar {
+            edges: vec![0, 3_600_000, 7_200_000],
+            labels: vec!["00:00".into(), "01:00".into()],
+            label: "day".into(),
+        };
+        // Registered at 01:30, one sample since: an hour and a half is not
+        // missing, the half hour since registration is.
+        let window = Window {
+            since_ms: 5_400_000,
+            now_ms: 7_200_000,
+        };
+        let power = [Point {
+            t_ms: 6_000_000,
+            value: 500.0,
+        }];
+        let e = energy(&calendar, &power, &[], 120_000, window);
+        assert_eq!((e[0].missing_s, e[0].energy_wh), (0, 0.0));
+        assert_eq!(e[1].missing_s, 1800);
     }
 }
