@@ -72,6 +72,11 @@ pub struct PolicyArgs {
     #[arg(long, env = "SOLARWIRE_INSPECTOR_DIR")]
     pub inspector_dir: Option<PathBuf>,
 
+    /// How often an open WebSocket's credentials are checked again: an
+    /// expired token, a revoked key or a removed user closes it (1008).
+    #[arg(long, env = "SOLARWIRE_WS_RECHECK", default_value = "30s", value_parser = parse_duration)]
+    pub ws_recheck: Duration,
+
     /// How often offline devices and status changes are checked.
     #[arg(long, env = "SOLARWIRE_ALERT_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub alert_interval: Duration,

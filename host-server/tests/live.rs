@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{Server, next_upload};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
@@ -99,6 +99,53 @@ async fn websocket_clients_receive_samples_stored_after_they_connect() {
         tokio_tungstenite::connect_async(format!("{ws_url}/ws?device=a/b&api_key={}", server.key))
             .await;
     assert!(bad.is_err());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_closes_when_its_key_is_revoked() {
+    let server = Server::start(&["--ws-recheck", "200ms"]).await;
+    let created: Value = server
+        .client
+        .post(format!("{}/api/v1/keys", server.url))
+        .json(&serde_json::json!({ "name": "wall screen", "scope": "read" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["key"].as_str().unwrap();
+    let ws_url = server.url.replace("http://", "ws://");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{ws_url}/ws?api_key={key}"))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut ws).await["type"], "hello");
+    // Still open after several re-checks while the key is valid.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    assert_eq!(next_text(&mut ws).await["type"], "pong");
+
+    let revoked = server
+        .client
+        .delete(format!("{}/api/v1/keys/{}", server.url, created["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let close = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("still open after the key was revoked");
+        match msg {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("ended without a close frame: {other:?}"),
+        }
+    };
+    let frame = close.expect("a close frame with a reason");
+    assert_eq!(u16::from(frame.code), 1008);
+    assert!(frame.reason.contains("unauthorized"), "{}", frame.reason);
     server.stop().await;
 }
 

@@ -2,7 +2,8 @@
 //! upload's samples), `alert` (opened or closed), `device_status`, and
 //! `pong` (the answer to a client's `{"type": "ping"}`). A token is needed:
 //! `?token=` (an access token), `?api_key=`, or the usual headers; it is
-//! checked when the connection opens.
+//! checked when the connection opens and again every `--ws-recheck`, so an
+//! expired token, a revoked key or a removed user closes the stream (1008).
 //!
 //! Each client reads from a bounded broadcast; a client that falls behind
 //! is closed (1008) rather than buffered without end. Inbound frames are
@@ -83,7 +84,7 @@ async fn connect(ws: Ws, params: Params, headers: HeaderMap, st: Arc<AppState>) 
     }
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
-        .on_upgrade(move |socket| client(socket, st, params.device))
+        .on_upgrade(move |socket| client(socket, st, params, headers))
         .into_response()
 }
 
@@ -100,14 +101,24 @@ async fn authorise(st: &AppState, params: &Params, headers: &HeaderMap) -> Resul
     Ok(())
 }
 
-async fn client(socket: WebSocket, state: Arc<AppState>, device: Option<String>) {
+async fn client(socket: WebSocket, state: Arc<AppState>, params: Params, headers: HeaderMap) {
     let mut feed = state.live.subscribe();
     state.telemetry.ws_clients(1);
     let (mut tx, mut rx) = socket.split();
+    let device = params.device.clone();
     let hello = json!({ "type": "hello", "device": device }).to_string();
     let mut ok = send(&mut tx, Message::text(hello)).await;
+    let mut recheck = tokio::time::interval(state.policy.ws_recheck);
+    recheck.reset(); // the first check is one period after the one at connect
     while ok {
         tokio::select! {
+            _ = recheck.tick() => {
+                if let Err(e) = authorise(&state, &params, &headers).await {
+                    let reason = format!("credentials no longer valid: {}", e.code);
+                    let _ = send(&mut tx, Message::close_with(1008u16, reason)).await;
+                    ok = false;
+                }
+            },
             msg = feed.recv() => match msg {
                 Ok(m) if device.as_deref().is_none_or(|d| d == &*m.device_id) => {
                     ok = send(&mut tx, Message::text(m.json.as_ref())).await;
