@@ -17,11 +17,23 @@ pub const FIRMWARE_IV: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
 
 /// A device's secrets: the HMAC key (any length) and an optional AES-128 key
 /// with the static IV of the device-compatible mode. `Debug` never prints them.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The HMAC state after the key block is computed once here, so a host that
+/// keeps a device's `Keys` saves two SHA-256 blocks per message.
+#[derive(Clone)]
 pub struct Keys {
     mac: Vec<u8>,
+    keyed: Hmac<Sha256>,
     aes: Option<([u8; 16], [u8; 16])>,
 }
+
+impl PartialEq for Keys {
+    fn eq(&self, other: &Self) -> bool {
+        self.mac == other.mac && self.aes == other.aes
+    }
+}
+
+impl Eq for Keys {}
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -32,8 +44,13 @@ impl fmt::Debug for Keys {
 impl Keys {
     /// Keys with only an HMAC key (the firmware's configuration).
     pub fn new(mac_key: &[u8]) -> Self {
+        // HMAC accepts keys of every length (long keys are hashed), so this
+        // constructor cannot fail for SHA-256.
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(mac_key)
+            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
         Self {
             mac: mac_key.to_vec(),
+            keyed,
             aes: None,
         }
     }
@@ -68,10 +85,7 @@ impl Keys {
     }
 
     fn hmac(&self, nonce: Nonce, payload: &[u8]) -> Hmac<Sha256> {
-        // HMAC accepts keys of every length (long keys are hashed), so this
-        // constructor cannot fail for SHA-256.
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.mac)
-            .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+        let mut mac = self.keyed.clone();
         mac.update(&nonce.0.to_be_bytes());
         mac.update(payload);
         mac
