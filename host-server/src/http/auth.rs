@@ -143,11 +143,11 @@ struct LoggedOut {
 }
 
 fn parse_form(kind: Option<&str>, body: &[u8]) -> Result<AuthForm, ApiError> {
-    let kind = kind.unwrap_or("").to_ascii_lowercase();
-    if kind.starts_with("application/x-www-form-urlencoded") {
+    let kind = body::media_type(kind.unwrap_or(""));
+    if kind == "application/x-www-form-urlencoded" {
         serde_urlencoded::from_bytes(body)
             .map_err(|e| ApiError::bad_request("malformed", format!("form: {e}")))
-    } else if kind.starts_with("application/json") {
+    } else if body::is_json(&kind) {
         serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request("malformed", format!("JSON: {e}")))
     } else {

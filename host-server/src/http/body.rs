@@ -59,14 +59,22 @@ pub fn json_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
         .untuple_one()
 }
 
-/// Whether a `Content-Type` value names JSON.
-fn is_json(value: &str) -> bool {
-    let essence = value.split(';').next().unwrap_or("").trim();
-    let Some((kind, sub)) = essence.split_once('/') else {
-        return false;
-    };
-    kind.eq_ignore_ascii_case("application")
-        && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
+/// A `Content-Type` value's media type: `type/subtype`, lowercase, without
+/// parameters.
+pub(super) fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a `Content-Type` value names JSON (`application/json` or
+/// `application/…+json`, any parameters).
+pub(super) fn is_json(value: &str) -> bool {
+    let media = media_type(value);
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 fn too_large(limit: usize) -> ApiError {
