@@ -364,10 +364,8 @@ pub(super) fn request_zone(
     zone(tz.unwrap_or(&state.policy.timezone)).map_err(|m| ApiError::bad_request("bad_timezone", m))
 }
 
-/// Energy in calendar buckets (Wh), with covered and missing time; time
-/// before the device was registered (or, if earlier, the 5-minute bucket of
-/// its first data, so the answer is the same once retention has rolled raw
-/// samples into aggregates) is not missing.
+/// Energy in calendar buckets (Wh), with covered and missing time (none
+/// before the device existed, see [`energy::Window`]).
 pub(super) async fn device_energy(
     state: &AppState,
     device: &crate::store::analytics::FleetDevice,
@@ -385,20 +383,13 @@ pub(super) async fn device_energy(
         .aggregates(id, pac.id, start, end)
         .await
         .map_err(ApiError::internal)?;
-    let first_data = power
-        .iter()
-        .map(|p| p.t_ms)
-        .chain(aggregates.iter().map(|a| a.bucket_ms))
-        .min();
-    let since = first_data.map_or(device.created_ms, |t| t.min(device.created_ms));
-    let since = since - since % crate::store::analytics::AGGREGATE_MS;
     Ok(energy::energy(
         calendar,
         &power,
         &aggregates,
         max_gap,
         energy::Window {
-            since_ms: since,
+            registered_ms: device.created_ms,
             now_ms: now_ms(),
         },
     ))

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, bucket_of};
 use super::calendar::Calendar;
-use crate::store::analytics::Aggregate;
+use crate::store::analytics::{AGGREGATE_MS, Aggregate};
 
 /// One calendar bucket's energy.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -29,11 +29,12 @@ pub struct EnergyBucket {
 }
 
 /// The time in which data could exist: from the device's registration (or
-/// its first data, if earlier) until now.
+/// the 5-minute bucket of its first data, if earlier, so the answer is the
+/// same once retention has rolled raw samples into aggregates) until now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// Unix ms.
-    pub since_ms: u64,
+    /// When the device was registered, Unix ms.
+    pub registered_ms: u64,
     /// Unix ms.
     pub now_ms: u64,
 }
@@ -46,7 +47,17 @@ pub fn energy(
     max_gap_ms: u64,
     window: Window,
 ) -> Vec<EnergyBucket> {
-    let Window { since_ms, now_ms } = window;
+    let Window {
+        registered_ms,
+        now_ms,
+    } = window;
+    let first_data = power
+        .iter()
+        .map(|p| p.t_ms)
+        .chain(aggregates.iter().map(|a| a.bucket_ms))
+        .min();
+    let since_ms = first_data.map_or(registered_ms, |t| t.min(registered_ms));
+    let since_ms = since_ms - since_ms % AGGREGATE_MS;
     let edges = &calendar.edges;
     let mut buckets = vec![Bucket::default(); edges.len().saturating_sub(1)];
     accumulate(edges, power, max_gap_ms, &mut buckets);
@@ -108,7 +119,7 @@ mod tests {
             covered_ms: 300_000,
         };
         let window = Window {
-            since_ms: 0,
+            registered_ms: 0,
             now_ms: 9_000_000,
         };
         let e = energy(&calendar, &power, &[old], 120_000, window);
@@ -134,7 +145,7 @@ mod tests {
         // Registered at 01:30, one sample since: an hour and a half is not
         // missing, the half hour since registration is.
         let window = Window {
-            since_ms: 5_400_000,
+            registered_ms: 5_400_000,
             now_ms: 7_200_000,
         };
         let power = [Point {
