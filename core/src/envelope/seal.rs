@@ -37,7 +37,7 @@ pub fn seal(
     keys: &Keys,
     opts: SealOptions,
 ) -> Result<Sealed, EnvelopeError> {
-    if !opts.compressed && core::str::from_utf8(payload).is_err() {
+    if !opts.compressed && text::utf8(payload).is_none() {
         return Err(EnvelopeError::Malformed {
             field: "payload (not UTF-8 text)",
         });
