@@ -21,7 +21,8 @@ use serde_json::json;
 use solarwire_core::envelope::Keys;
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::simulate::inverter::Inverter;
-use solarwire_server::store::sqlite::{database_path, open_for_admin};
+use solarwire_server::store::sqlite::database_path;
+use solarwire_server::store::{StoreOptions, data_dir_url, open_store};
 use warp::Filter;
 
 const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
@@ -36,7 +37,8 @@ fn setting(name: &str, default: u64) -> u64 {
 /// One upload file per device: its id, then one sealed body per line.
 fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
     std::fs::create_dir_all(uploads).unwrap();
-    let admin = open_for_admin(data).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = open_store(&data_dir_url(data), StoreOptions::command()).unwrap();
     let start_ms = 1_763_884_800_000u64;
     for d in 0..devices {
         let id = format!("BENCH_{d:02}");
@@ -46,7 +48,11 @@ fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
             Keys::new(keys.hmac.as_ref().unwrap()),
             LAYOUT.to_vec(),
         );
-        assert!(admin.add_device(&id, &keys).unwrap());
+        assert!(
+            runtime
+                .block_on(store.add_device(&id, keys.clone()))
+                .unwrap()
+        );
         let mut inverter = Inverter::new(d as u64);
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(uploads.join(format!("device-{d}.txt"))).unwrap(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::clock::now_ms;
 use crate::policy::PolicyArgs;
-use crate::store::analytics::RetentionStep;
+use crate::store::telemetry::RetentionStep;
 use crate::store::{Store, StoreError};
 
 const DAY_MS: u64 = 86_400_000;

@@ -61,7 +61,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 pub(super) async fn known_device(
     state: &AppState,
     id: &str,
-) -> Result<crate::store::analytics::FleetDevice, ApiError> {
+) -> Result<crate::store::devices::FleetDevice, ApiError> {
     crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
     match state
         .store
@@ -115,9 +115,11 @@ pub(super) async fn converted(
     Ok(before
         .iter()
         .chain(&raw)
-        .map(|p| Point {
-            t_ms: p.t_ms,
-            value: register.read(p.raw).value.to_f64(),
+        .filter_map(|p| {
+            Some(Point {
+                t_ms: p.t_ms,
+                value: crate::readings::value(register, p.raw)?,
+            })
         })
         .collect())
 }
@@ -368,7 +370,7 @@ pub(super) fn request_zone(
 /// before the device existed, see [`energy::Window`]).
 pub(super) async fn device_energy(
     state: &AppState,
-    device: &crate::store::analytics::FleetDevice,
+    device: &crate::store::devices::FleetDevice,
     calendar: &crate::query::calendar::Calendar,
 ) -> Result<Vec<EnergyBucket>, ApiError> {
     let id = device.device_id.as_str();

@@ -4,7 +4,7 @@
 //! Two consecutive samples further apart than `max_gap_ms` are not joined:
 //! the time between them counts as missing, never as produced energy.
 
-use crate::store::analytics::Aggregate;
+use crate::store::telemetry::Aggregate;
 
 /// A converted value at a time.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, bucket_of};
 use super::calendar::Calendar;
-use crate::store::analytics::{AGGREGATE_MS, Aggregate};
+use crate::store::telemetry::{AGGREGATE_MS, Aggregate};
 
 /// One calendar bucket's energy.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]

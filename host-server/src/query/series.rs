@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, aligned_edges, bucket_of};
-use crate::store::analytics::{AGGREGATE_MS, Aggregate};
+use crate::store::telemetry::{AGGREGATE_MS, Aggregate};
 
 /// Most buckets one series may have.
 pub const MAX_BUCKETS: u64 = 10_000;
