@@ -108,7 +108,7 @@ pub fn open_store(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, St
             Path::new(path),
             options,
         )?)),
-        _ => Err(StoreError(format!(
+        _ => Err(StoreError::new(format!(
             "unsupported store URL {url:?} (expected sqlite://PATH)"
         ))),
     }

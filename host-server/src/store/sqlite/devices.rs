@@ -45,7 +45,9 @@ fn keys(conn: &Connection, device: &str) -> Result<Option<DeviceKeys>, StoreErro
         let aes = aes
             .map(|a| <[u8; 16]>::try_from(a.as_slice()))
             .transpose()
-            .map_err(|_| StoreError(format!("device {device}: stored AES key is not 16 bytes")))?;
+            .map_err(|_| {
+                StoreError::new(format!("device {device}: stored AES key is not 16 bytes"))
+            })?;
         Ok(DeviceKeys { hmac, aes })
     })
     .transpose()

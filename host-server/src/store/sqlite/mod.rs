@@ -26,7 +26,15 @@ use crate::clock::Clock;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self(e.to_string())
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            Self::busy(e.to_string())
+        } else {
+            Self::new(e.to_string())
+        }
     }
 }
 
@@ -78,7 +86,7 @@ impl SqliteStore {
     pub(crate) fn open(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| StoreError::new(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut admin = schema::open(path, schema::Role::Write)?;
         schema::migrate(&mut admin)?;
@@ -117,7 +125,7 @@ impl SqliteStore {
         blocking(move || {
             let mut guard = admin
                 .lock()
-                .map_err(|_| StoreError("admin connection poisoned".into()))?;
+                .map_err(|_| StoreError::new("admin connection poisoned"))?;
             f(&mut guard, now)
         })
     }
@@ -127,7 +135,9 @@ fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> BoxFuture<'static, Result<T, StoreError>> {
     tokio::task::spawn_blocking(f)
-        .map(|joined| joined.unwrap_or_else(|e| Err(StoreError(format!("query task failed: {e}")))))
+        .map(|joined| {
+            joined.unwrap_or_else(|e| Err(StoreError::new(format!("query task failed: {e}"))))
+        })
         .boxed()
 }
 

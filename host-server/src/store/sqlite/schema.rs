@@ -100,7 +100,7 @@ pub(crate) fn open(path: &Path, role: Role) -> Result<Connection, StoreError> {
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > MIGRATIONS.len() {
-        return Err(StoreError(format!(
+        return Err(StoreError::new(format!(
             "database schema version {version} is newer than this server ({})",
             MIGRATIONS.len()
         )));

@@ -26,7 +26,7 @@ fn register_value(blob: &[u8], id: u8) -> Option<u16> {
 fn registers_blob<'r>(row: &'r Row<'_>) -> Result<&'r [u8], StoreError> {
     row.get_ref(1)?
         .as_blob()
-        .map_err(|e| StoreError(format!("sample registers: {e}")))
+        .map_err(|e| StoreError::new(format!("sample registers: {e}")))
 }
 
 const DEVICE_ROW: &str = "(SELECT id FROM devices WHERE device_id = ?1)";

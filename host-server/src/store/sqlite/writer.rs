@@ -75,7 +75,7 @@ impl WriterHandle {
         let task: Task = Box::new(move |conn| {
             let _ = answer.send(f(conn));
         });
-        let stopped = || StoreError("the writer has stopped".into());
+        let stopped = || StoreError::new("the writer has stopped");
         self.queue
             .send(Work::Task(task))
             .await
@@ -102,7 +102,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("solarwire-writer".into())
         .spawn(move || run(conn, rx, config, sink, &flag, &telemetry))
-        .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| StoreError::new(format!("cannot start the writer thread: {e}")))?;
     Ok(WriterHandle { queue, healthy })
 }
 
@@ -263,7 +263,7 @@ fn insert_upload(
     accepted: &Accepted<i64>,
 ) -> Result<(), StoreError> {
     let summary = &accepted.summary;
-    let report = serde_json::to_string(summary).map_err(|e| StoreError(e.to_string()))?;
+    let report = serde_json::to_string(summary).map_err(|e| StoreError::new(e.to_string()))?;
     let format = match job.format {
         Format::Aggregated => "aggregated",
         Format::LegacyProcess => "legacy_process",
