@@ -123,6 +123,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
             queue: args.write_queue,
             batch: args.write_batch.max(1),
             limits,
+            max_gap_ms: u64::try_from(args.policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX),
         },
         sink: Some(sink),
         telemetry: telemetry.clone(),

@@ -51,6 +51,7 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
                 queue: 1024,
                 batch: 64,
                 limits,
+                max_gap_ms: crate::store::DEFAULT_MAX_GAP_MS,
             },
             ..StoreOptions::command()
         };

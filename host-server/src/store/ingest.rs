@@ -18,6 +18,7 @@ use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
 use solarwire_core::upload::{Limits, Sample, StreamState};
 use tokio::sync::mpsc;
 
+use super::telemetry::{RollupDelta, RollupTails};
 use super::{
     CodecStats, Committed, IngestError, IngestJob, IngestOutcome, StoreCounts, StoreError,
     UploadSummary,
@@ -32,6 +33,8 @@ pub struct IngestConfig {
     pub batch: usize,
     /// Bounds for decoding.
     pub limits: Limits,
+    /// Samples further apart are not joined in the rollups' integrals.
+    pub max_gap_ms: u64,
 }
 
 /// Where committed uploads go for the live outputs; `wanted` says whether
@@ -92,6 +95,8 @@ pub struct DeviceLedger {
     pub last: Option<LastAccepted>,
     /// The temporal codecs' state.
     pub stream: StreamState,
+    /// Each register's last value, where the next rollup segment starts.
+    pub tails: RollupTails,
 }
 
 impl DeviceLedger {
@@ -102,6 +107,7 @@ impl DeviceLedger {
         nonce: Option<u32>,
         mac: Option<&[u8]>,
         stream: Option<&[u8]>,
+        tails: Option<&[u8]>,
     ) -> Self {
         let stream = match stream.map(StreamState::from_bytes) {
             Some(Ok(state)) => state,
@@ -117,7 +123,11 @@ impl DeviceLedger {
                 .and_then(|m| <[u8; 32]>::try_from(m).ok())
                 .map(solarwire_core::replay::MacTag),
         });
-        Self { last, stream }
+        Self {
+            last,
+            stream,
+            tails: tails.map(RollupTails::from_bytes).unwrap_or_default(),
+        }
     }
 }
 
@@ -191,15 +201,17 @@ pub struct IngestBatch<K> {
     limits: Limits,
     devices: HashMap<String, DeviceIngest<K>>,
     codecs: HashMap<(K, String), CodecDelta>,
+    rollups: RollupDelta<K>,
 }
 
 impl<K: Copy + Eq + Hash> IngestBatch<K> {
-    /// A batch decoding within `limits`.
-    pub fn new(limits: Limits) -> Self {
+    /// A batch decoding within the writer's limits.
+    pub fn new(config: &IngestConfig) -> Self {
         Self {
-            limits,
+            limits: config.limits,
             devices: HashMap::new(),
             codecs: HashMap::new(),
+            rollups: RollupDelta::new(config.max_gap_ms),
         }
     }
 
@@ -270,6 +282,11 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
             delta.bytes += p.size as u64;
             delta.original_bytes += p.original_size as u64;
         }
+        for sample in &decoded.samples {
+            let t_ms = sample.t_ms.unwrap_or(job.received_ms);
+            self.rollups
+                .add(state.key, &mut state.ledger.tails, t_ms, &sample.registers);
+        }
         Some(Accepted {
             device: state.key,
             summary,
@@ -285,6 +302,11 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
     /// Codec counters to add, per device and method.
     pub fn codecs(&self) -> impl Iterator<Item = (&(K, String), &CodecDelta)> {
         self.codecs.iter()
+    }
+
+    /// What the batch adds to the rollups.
+    pub fn rollups(&self) -> &RollupDelta<K> {
+        &self.rollups
     }
 }
 
@@ -330,7 +352,12 @@ mod tests {
 
     #[test]
     fn fresh_then_duplicate_then_replay_within_one_batch() {
-        let mut batch = IngestBatch::new(Limits::default());
+        let mut batch = IngestBatch::new(&IngestConfig {
+            queue: 1,
+            batch: 1,
+            limits: Limits::default(),
+            max_gap_ms: 60_000,
+        });
         assert!(matches!(batch.admit(&job(5, 1)), Admission::Unknown));
         batch.load("D1", 7_i64, DeviceLedger::default());
         assert!(matches!(batch.admit(&job(5, 1)), Admission::Fresh));
@@ -352,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_ledger_survives_its_stored_form() {
-        let ledger = DeviceLedger::from_stored("D1", Some(9), Some(&[3; 32]), Some(b"junk"));
+        let ledger = DeviceLedger::from_stored("D1", Some(9), Some(&[3; 32]), Some(b"junk"), None);
         assert_eq!(
             ledger.last,
             Some(LastAccepted {
@@ -360,7 +387,7 @@ mod tests {
                 mac: Some(MacTag([3; 32]))
             })
         );
-        let none = DeviceLedger::from_stored("D1", None, None, None);
+        let none = DeviceLedger::from_stored("D1", None, None, None, None);
         assert!(none.last.is_none());
     }
 }

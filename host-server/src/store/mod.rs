@@ -60,6 +60,10 @@ impl<T> Store for T where
 {
 }
 
+/// Samples further apart are not joined in energy integrals unless
+/// configured otherwise (`--energy-max-gap`'s default).
+pub const DEFAULT_MAX_GAP_MS: u64 = 120_000;
+
 /// How a store is opened besides its URL.
 #[derive(Clone)]
 pub struct StoreOptions {
@@ -81,6 +85,7 @@ impl StoreOptions {
                 queue: 1024,
                 batch: 64,
                 limits: solarwire_core::upload::Limits::default(),
+                max_gap_ms: DEFAULT_MAX_GAP_MS,
             },
             sink: None,
             telemetry: Arc::new(Telemetry::new()),

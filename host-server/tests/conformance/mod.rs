@@ -16,7 +16,7 @@ use solarwire_server::clock::Clock;
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::store::access::{NewRefresh, RefreshOutcome, Role};
 use solarwire_server::store::alerts::{AlertFilter, NewRule, RuleKind};
-use solarwire_server::store::telemetry::AGGREGATE_MS;
+use solarwire_server::store::telemetry::Level;
 use solarwire_server::store::{
     DeviceKeys, HistoryQuery, IngestError, IngestJob, IngestOutcome, Store,
 };
@@ -315,7 +315,7 @@ pub async fn retention_keeps_rollups(b: &Backend) {
     let store = &b.store;
     assert!(store.add_device("D1", own_keys(1)).await.unwrap());
     let mut d = Sender::new("D1");
-    // 40 uploads: 120 samples 5 s apart, 10 minutes.
+    // 40 uploads: 120 samples 5 s apart over 10 minutes, Pac 1000 … 1119 W.
     for n in 1..=40 {
         stored(store.ingest(d.job(n, 1)).await);
     }
@@ -326,10 +326,25 @@ pub async fn retention_keeps_rollups(b: &Backend) {
     };
     let raw = store.history("D1", everything).await.unwrap();
     let end = raw.last().expect("samples").t_ms + 1;
-    let cutoff = end + AGGREGATE_MS;
+    let cutoff = end + Level::Day.ms();
+    // Rollups are kept at ingest, at every level, integrals across uploads.
+    let mut at_ingest = Vec::new();
+    for level in Level::ALL {
+        let rows = store.aggregates("D1", 9, level, 0, cutoff).await.unwrap();
+        assert_eq!(rows.iter().map(|a| a.count).sum::<u64>(), 120, "{level:?}");
+        let sum: f64 = rows.iter().map(|a| a.sum).sum();
+        assert_eq!(sum, f64::from((1000..1120).sum::<u32>()));
+        let covered: u64 = rows.iter().map(|a| a.covered_ms).sum();
+        assert_eq!(covered, 119 * 5000, "the 119 gaps of 5 s are integrated");
+        let area: f64 = rows.iter().map(|a| a.area).sum();
+        let expected: f64 = (1000..1119).map(|w| (f64::from(w) + 0.5) * 5.0).sum();
+        assert!((area - expected).abs() < 1e-6, "{area} vs {expected}");
+        assert_eq!(rows.first().map(|a| a.first_t_ms), Some(raw[0].t_ms));
+        at_ingest.push(rows);
+    }
     let mut deleted = 0;
     loop {
-        let step = store.retention_step(cutoff, 0, 60_000).await.unwrap();
+        let step = store.retention_step(cutoff, 0).await.unwrap();
         deleted += step.samples_deleted;
         if !step.more {
             break;
@@ -337,27 +352,20 @@ pub async fn retention_keeps_rollups(b: &Backend) {
     }
     assert_eq!(deleted, 120);
     assert!(store.history("D1", everything).await.unwrap().is_empty());
-    let rollups = store.aggregates("D1", 9, 0, cutoff).await.unwrap();
-    assert_eq!(rollups.iter().map(|a| a.count).sum::<u64>(), 120);
-    let sum: f64 = rollups.iter().map(|a| a.sum).sum();
-    assert_eq!(sum, (1000..1120).sum::<u32>() as f64);
-    // The integral spans the 119 gaps of 5 s between the samples.
-    let covered: u64 = rollups.iter().map(|a| a.covered_ms).sum();
-    assert_eq!(covered, 119 * 5000);
-    // A second pass finds nothing to do and the rollups stay.
-    let step = store.retention_step(cutoff, 0, 60_000).await.unwrap();
-    assert_eq!((step.samples_deleted, step.more), (0, false));
-    assert_eq!(store.aggregates("D1", 9, 0, cutoff).await.unwrap(), rollups);
-    // Rollups go after their own period.
-    let step = store.retention_step(cutoff, cutoff, 60_000).await.unwrap();
+    for (level, rows) in Level::ALL.into_iter().zip(&at_ingest) {
+        let kept = store.aggregates("D1", 9, level, 0, cutoff).await.unwrap();
+        assert_eq!(&kept, rows, "{level:?} rollups outlive raw samples");
+    }
+    // 5-minute rollups go after their own period; hourly and daily stay.
+    let step = store.retention_step(cutoff, cutoff).await.unwrap();
     assert!(step.aggregates_deleted > 0);
-    assert!(
-        store
-            .aggregates("D1", 9, 0, cutoff)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let five = store.aggregates("D1", 9, Level::Minutes5, 0, cutoff);
+    assert!(five.await.unwrap().is_empty());
+    let hours = store
+        .aggregates("D1", 9, Level::Hour, 0, cutoff)
+        .await
+        .unwrap();
+    assert_eq!(hours, at_ingest[1]);
 }
 
 fn refresh(user: i64, hash: u8, now: u64) -> NewRefresh {

@@ -84,7 +84,14 @@ fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
     let Some(id) = row_id(&tx, device)? else {
         return Ok(false);
     };
-    for table in ["samples", "uploads", "device_codecs"] {
+    for table in [
+        "samples",
+        "uploads",
+        "device_codecs",
+        "aggregates_5m",
+        "aggregates_1h",
+        "aggregates_1d",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE device = ?1"), [id])?;
     }
     tx.execute("DELETE FROM devices WHERE id = ?1", [id])?;

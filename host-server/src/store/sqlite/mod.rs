@@ -8,6 +8,7 @@ mod access;
 mod alerts;
 mod checkpoint;
 mod devices;
+mod rollups;
 mod samples;
 mod schema;
 mod telemetry;
@@ -90,6 +91,7 @@ impl SqliteStore {
         }
         let mut admin = schema::open(path, schema::Role::Write)?;
         schema::migrate(&mut admin)?;
+        rollups::backfill(&mut admin, options.ingest.max_gap_ms)?;
         let writer_conn = schema::open(path, schema::Role::Write)?;
         checkpoint::take_over(&writer_conn)?;
         let writer = writer::spawn(writer_conn, options.ingest, options.sink, options.telemetry)?;

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::store::StoreError;
 
 /// The migrations, in order. Never edit one that has shipped: append.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: devices, uploads (raw bodies), samples, per-codec counters, meta.
     "
     CREATE TABLE devices (
@@ -62,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta VALUES ('device_epoch', 0);
     ",
     include_str!("migrations/0002_access_alerts_aggregates.sql"),
+    include_str!("migrations/0003_rollups.sql"),
 ];
 
 /// How a connection will be used.

@@ -1,19 +1,16 @@
-//! Samples, register points, 5-minute aggregates and the retention step
-//! (run on the writer's connection).
+//! Samples, register points, rollups and the retention step (run on the
+//! writer's connection).
 
 use futures_util::future::BoxFuture;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 
-use super::{SqliteStore, samples};
-use crate::store::telemetry::{
-    AGGREGATE_MS, Aggregate, RawPoint, RetentionStep, TelemetryStore, roll_up,
-};
+use super::{SqliteStore, rollups, samples};
+use crate::store::telemetry::{Aggregate, Level, RawPoint, RetentionStep, TelemetryStore};
 use crate::store::{HistoryQuery, StoreError, StoredSample};
 
-/// Raw time one retention step rolls up for one device at most.
-const STEP_WINDOW_MS: u64 = 24 * 3600 * 1000;
-/// Upload bodies one retention step deletes at most.
-const UPLOAD_DELETE_BATCH: i64 = 5000;
+/// Rows of each kind one retention step deletes at most: each step is one
+/// short write transaction, so ingest, logins and admin writes interleave.
+const DELETE_BATCH: u64 = 20_000;
 
 /// The raw value of register `id` in a sample's register blob (3-byte entries).
 fn register_value(blob: &[u8], id: u8) -> Option<u16> {
@@ -79,73 +76,41 @@ fn point_before(
     Ok(None)
 }
 
-const AGGREGATE_COLUMNS: &str =
-    "bucket_ms, count, sum, min, max, last, last_t_ms, area, covered_ms";
-
-fn aggregate_row(r: &Row<'_>) -> rusqlite::Result<Aggregate> {
-    Ok(Aggregate {
-        bucket_ms: r.get(0)?,
-        count: r.get(1)?,
-        sum: r.get(2)?,
-        min: r.get(3)?,
-        max: r.get(4)?,
-        last: r.get(5)?,
-        last_t_ms: r.get(6)?,
-        area: r.get(7)?,
-        covered_ms: r.get(8)?,
-    })
-}
-
-fn aggregates(
-    conn: &Connection,
-    device: &str,
-    register: u8,
-    range: (u64, u64),
-) -> Result<Vec<Aggregate>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {AGGREGATE_COLUMNS} FROM aggregates_5m WHERE device = {DEVICE_ROW}
-         AND register = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4 ORDER BY bucket_ms"
-    ))?;
-    let rows = stmt.query_map(params![device, register, range.0, range.1], aggregate_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Rolls up one device's oldest day of raw samples before `cutoff`, deletes
-/// them, trims old upload bodies and aggregates, all in one transaction.
+/// Deletes raw samples and upload bodies before `raw_before_ms` and
+/// 5-minute rollups before `aggregates_before_ms`, at most [`DELETE_BATCH`]
+/// of each, in one transaction.
 fn retention_step(
     conn: &mut Connection,
     raw_before_ms: u64,
     aggregates_before_ms: u64,
-    max_gap_ms: u64,
 ) -> Result<RetentionStep, StoreError> {
-    let cutoff = raw_before_ms - raw_before_ms % AGGREGATE_MS;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let mut step = RetentionStep::default();
     let devices: Vec<i64> = tx
         .prepare_cached("SELECT id FROM devices ORDER BY id")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let mut oldest = None;
+    let mut step = RetentionStep::default();
+    let five = rollups::table(Level::Minutes5);
     for &device in &devices {
-        let first: Option<u64> = tx
-            .prepare_cached("SELECT MIN(t_ms) FROM samples WHERE device = ?1")?
-            .query_row([device], |r| r.get(0))?;
-        if let Some(first) = first.filter(|&t| t < cutoff) {
-            if oldest.is_some() {
-                step.more = true;
-                break;
-            }
-            oldest = Some((device, first));
+        let left = DELETE_BATCH - step.samples_deleted;
+        if left > 0 {
+            step.samples_deleted +=
+                tx.prepare_cached(
+                    "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples
+                     WHERE device = ?1 AND t_ms < ?2 LIMIT ?3)",
+                )?
+                .execute(params![device, raw_before_ms, left])? as u64;
         }
-    }
-    if let Some((device, first)) = oldest {
-        let start = first - first % AGGREGATE_MS;
-        let end = cutoff.min(start + STEP_WINDOW_MS);
-        step.more |= end < cutoff;
-        step.aggregated = roll_up_range(&tx, device, (start, end), max_gap_ms)?;
-        step.samples_deleted = tx
-            .prepare_cached("DELETE FROM samples WHERE device = ?1 AND t_ms >= ?2 AND t_ms < ?3")?
-            .execute(params![device, start, end])? as u64;
+        let left = DELETE_BATCH - step.aggregates_deleted;
+        if left > 0 {
+            step.aggregates_deleted +=
+                tx.prepare_cached(&format!(
+                    "DELETE FROM {five} WHERE (device, register, bucket_ms) IN (
+                        SELECT device, register, bucket_ms FROM {five}
+                        WHERE device = ?1 AND bucket_ms < ?2 LIMIT ?3)"
+                ))?
+                .execute(params![device, aggregates_before_ms, left])? as u64;
+        }
     }
     step.uploads_deleted = tx
         .prepare_cached(
@@ -153,71 +118,15 @@ fn retention_step(
                 SELECT id FROM uploads u WHERE received_ms < ?1
                 AND NOT EXISTS (SELECT 1 FROM samples s WHERE s.upload = u.id) LIMIT ?2)",
         )?
-        .execute(params![cutoff, UPLOAD_DELETE_BATCH])? as u64;
-    step.more |= step.uploads_deleted == UPLOAD_DELETE_BATCH as u64;
-    for &device in &devices {
-        step.aggregates_deleted +=
-            tx.prepare_cached("DELETE FROM aggregates_5m WHERE device = ?1 AND bucket_ms < ?2")?
-                .execute(params![device, aggregates_before_ms])? as u64;
-    }
+        .execute(params![raw_before_ms, DELETE_BATCH])? as u64;
+    step.more = [
+        step.samples_deleted,
+        step.uploads_deleted,
+        step.aggregates_deleted,
+    ]
+    .contains(&DELETE_BATCH);
     tx.commit()?;
     Ok(step)
-}
-
-/// Aggregates `[start, end)` of one device into 5-minute rows, merged with
-/// rows already there (e.g. for samples that arrived late).
-fn roll_up_range(
-    tx: &Connection,
-    device: i64,
-    (start, end): (u64, u64),
-    max_gap_ms: u64,
-) -> Result<u64, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT t_ms, registers FROM samples WHERE device = ?1 AND t_ms >= ?2 AND t_ms < ?3
-         ORDER BY t_ms",
-    )?;
-    let mut rows = stmt.query(params![device, start.saturating_sub(max_gap_ms), end])?;
-    let mut samples = Vec::new();
-    while let Some(row) = rows.next()? {
-        samples.push((
-            row.get::<_, u64>(0)?,
-            samples::decode_registers(registers_blob(row)?),
-        ));
-    }
-    let rolled = roll_up(
-        samples.iter().map(|(t, regs)| (*t, regs.as_slice())),
-        (start, end),
-        max_gap_ms,
-    );
-    let mut existing = tx.prepare_cached(&format!(
-        "SELECT {AGGREGATE_COLUMNS} FROM aggregates_5m
-         WHERE device = ?1 AND register = ?2 AND bucket_ms = ?3"
-    ))?;
-    let mut upsert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO aggregates_5m
-            (device, register, bucket_ms, count, sum, min, max, last, last_t_ms, area, covered_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
-    for (register, fresh) in &rolled {
-        let stored = existing
-            .query_row(params![device, register, fresh.bucket_ms], aggregate_row)
-            .optional()?;
-        let a = stored.map_or(*fresh, |s| s.merged(fresh));
-        upsert.execute(params![
-            device,
-            register,
-            a.bucket_ms,
-            a.count,
-            a.sum,
-            a.min,
-            a.max,
-            a.last,
-            a.last_t_ms,
-            a.area,
-            a.covered_ms
-        ])?;
-    }
-    Ok(rolled.len() as u64)
 }
 
 impl TelemetryStore for SqliteStore {
@@ -262,25 +171,23 @@ impl TelemetryStore for SqliteStore {
         &self,
         device: &str,
         register: u8,
+        level: Level,
         from_ms: u64,
         to_ms: u64,
     ) -> BoxFuture<'_, Result<Vec<Aggregate>, StoreError>> {
         let device = device.to_owned();
-        self.read(move |c| aggregates(c, &device, register, (from_ms, to_ms)))
+        self.read(move |c| rollups::read(c, &device, register, level, (from_ms, to_ms)))
     }
 
     fn retention_step(
         &self,
         raw_before_ms: u64,
         aggregates_before_ms: u64,
-        max_gap_ms: u64,
     ) -> BoxFuture<'_, Result<RetentionStep, StoreError>> {
         let writer = self.writer.clone();
         Box::pin(async move {
             writer
-                .run(move |conn| {
-                    retention_step(conn, raw_before_ms, aggregates_before_ms, max_gap_ms)
-                })
+                .run(move |conn| retention_step(conn, raw_before_ms, aggregates_before_ms))
                 .await
         })
     }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use solarwire_core::envelope::Nonce;
-use solarwire_core::upload::{Format, Limits};
+use solarwire_core::upload::Format;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::ingest::{
@@ -136,7 +136,7 @@ fn run(
         }
         let started = std::time::Instant::now();
         let jobs: Vec<&IngestJob> = batch.iter().map(|q| &q.job).collect();
-        let result = commit_batch(&mut conn, &jobs, &config.limits);
+        let result = commit_batch(&mut conn, &jobs, &config);
         telemetry.batch_committed(batch.len(), started.elapsed(), result.is_ok());
         match result {
             Ok(results) => {
@@ -174,12 +174,12 @@ type JobResult = (Answer, Option<Committed>);
 fn commit_batch(
     conn: &mut Connection,
     jobs: &[&IngestJob],
-    limits: &Limits,
+    config: &IngestConfig,
 ) -> Result<Vec<JobResult>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let max_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM uploads", [], |r| r.get(0))?;
     let mut next_upload_id = max_id + 1;
-    let mut batch = IngestBatch::new(*limits);
+    let mut batch = IngestBatch::new(config);
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         if !batch.knows(&job.device)
@@ -223,23 +223,23 @@ fn load_device(
     let device = job.device.as_str();
     let row = tx
         .prepare_cached(
-            "SELECT id, last_nonce, last_mac, stream_state FROM devices
+            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
              WHERE device_id = ?1 AND retired_ms IS NULL",
         )?
         .query_row([device], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<u32>>(1)?,
-                r.get::<_, Option<Vec<u8>>>(2)?,
-                r.get::<_, Option<Vec<u8>>>(3)?,
-            ))
+            let blob = |i| r.get::<_, Option<Vec<u8>>>(i);
+            let ledger = DeviceLedger::from_stored(
+                device,
+                r.get(1)?,
+                blob(2)?.as_deref(),
+                blob(3)?.as_deref(),
+                blob(4)?.as_deref(),
+            );
+            Ok((r.get::<_, i64>(0)?, ledger))
         })
         .optional()?;
     match row {
-        Some((id, nonce, mac, stream)) => Ok(Some((
-            id,
-            DeviceLedger::from_stored(device, nonce, mac.as_deref(), stream.as_deref()),
-        ))),
+        Some(loaded) => Ok(Some(loaded)),
         None if job.auto_register => {
             // A retired device keeps its row (and data): never re-register it.
             if tx.execute(
@@ -313,7 +313,8 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
     let mut update = tx.prepare_cached(
         "UPDATE devices SET last_nonce = ?2, last_mac = ?3, stream_state = ?4,
             last_seen_ms = MAX(COALESCE(last_seen_ms, 0), COALESCE(?5, 0)),
-            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8
+            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8,
+            rollup_tail = ?9
          WHERE id = ?1",
     )?;
     for state in batch.devices() {
@@ -326,9 +327,11 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
             state.last_seen_ms,
             state.uploads,
             state.duplicates,
-            state.samples
+            state.samples,
+            state.ledger.tails.to_bytes()
         ])?;
     }
+    super::rollups::merge(tx, batch.rollups())?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO device_codecs (device, method, packets, failed, bytes, original_bytes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
