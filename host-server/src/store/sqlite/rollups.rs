@@ -120,6 +120,13 @@ pub(super) fn backfill(conn: &mut Connection, max_gap_ms: u64) -> Result<(), Sto
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let samples: u64 = tx.query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))?;
+    if samples > 0 {
+        tracing::info!(
+            samples,
+            "rolling up the samples stored before rollups were kept"
+        );
+    }
     coarsen_old_rows(&tx)?;
     let devices: Vec<i64> = tx
         .prepare("SELECT id FROM devices ORDER BY id")?
