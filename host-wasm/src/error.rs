@@ -3,7 +3,9 @@
 use core::fmt::Display;
 
 use js_sys::{Error, Reflect, TypeError};
-use solarwire_core::{CodecError, EnvelopeError, OpenError, ReplayError, UnitError, UploadError};
+use solarwire_core::{
+    ArgumentError, CodecError, EnvelopeError, OpenError, ReplayError, UnitError, UploadError,
+};
 use wasm_bindgen::JsValue;
 
 /// A core error as JS sees it.
@@ -68,6 +70,15 @@ pub(crate) fn error(e: &impl JsError) -> JsValue {
     // Setting a property of a fresh ordinary object cannot fail.
     let _ = Reflect::set(&error, &"code".into(), &e.code().into());
     error.into()
+}
+
+/// The `TypeError` to throw for an argument the core refused
+/// (`invalid_argument`): of the right type, but an impossible value.
+pub(crate) fn argument_error(argument: &str, e: &ArgumentError) -> JsValue {
+    let error = type_error(argument, e);
+    // Setting a property of a fresh ordinary object cannot fail.
+    let _ = Reflect::set(&error, &"code".into(), &e.code().into());
+    error
 }
 
 /// The `TypeError` to throw for an argument of the wrong shape.

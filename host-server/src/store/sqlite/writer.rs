@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{Freshness, LastAccepted, MacTag, decide};
-use solarwire_core::upload::{Format, Limits, Sample, StreamState};
+use solarwire_core::upload::{Format, Limits, Outcome, Sample, StreamState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{Committed, IngestError, IngestJob, IngestOutcome, StoreError, UploadSummary};
@@ -281,10 +282,10 @@ impl Batch<'_> {
         self.insert_upload(device, job, &summary)?;
         self.insert_samples(device, upload_id, job.received_ms, &decoded.samples)?;
         for p in &summary.packets {
-            let method = p.method.clone().unwrap_or_else(|| "unknown".into());
+            let method = p.method.map_or("unknown", Method::code).to_owned();
             let delta = self.codecs.entry((device, method)).or_default();
             delta.packets += 1;
-            delta.failed += u64::from(p.outcome == "failed");
+            delta.failed += u64::from(p.outcome == Outcome::Failed);
             delta.bytes += p.size as u64;
             delta.original_bytes += p.original_size as u64;
         }
