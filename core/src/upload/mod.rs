@@ -18,6 +18,7 @@ mod decode;
 mod error;
 mod process;
 mod report;
+mod scan;
 mod stream;
 mod time;
 mod wire;
