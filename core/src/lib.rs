@@ -48,6 +48,8 @@ pub mod upload;
 
 mod argument;
 mod hex;
+#[cfg(test)]
+mod near_miss;
 mod open;
 mod text;
 
