@@ -72,13 +72,15 @@ pub(crate) fn error(e: &impl JsError) -> JsValue {
     error.into()
 }
 
-/// The `TypeError` to throw for an argument the core refused
-/// (`invalid_argument`): of the right type, but an impossible value.
+/// The `TypeError` to throw for an argument the core refused: of the right
+/// type, but an impossible value. It is named `ArgumentError`, as in Python,
+/// and carries the code `invalid_argument`.
 pub(crate) fn argument_error(argument: &str, e: &ArgumentError) -> JsValue {
-    let error = type_error(argument, e);
+    let error = TypeError::new(&format!("{argument}: {e}"));
+    error.set_name("ArgumentError");
     // Setting a property of a fresh ordinary object cannot fail.
     let _ = Reflect::set(&error, &"code".into(), &e.code().into());
-    error
+    error.into()
 }
 
 /// The `TypeError` to throw for an argument of the wrong shape.

@@ -216,7 +216,7 @@ export interface Inspection {
 }
 
 /** The concern that refused an input: the `name` of a thrown error. */
-export type ErrorName = "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError";
+export type ErrorName = "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" | "ArgumentError";
 
 /** The stable error codes shared by every solarwire host. */
 export type ErrorCode =
@@ -242,7 +242,7 @@ export type ErrorCode =
  * What the functions throw for a refused input. An argument of the wrong
  * shape throws a `TypeError` instead; one of the right shape whose value the
  * core refuses (an encoder's method or register ids, a key's parts) is a
- * `TypeError` whose `code` is `invalid_argument`.
+ * `TypeError` named `ArgumentError` whose `code` is `invalid_argument`.
  */
 export interface SolarwireError extends Error {
   name: ErrorName;

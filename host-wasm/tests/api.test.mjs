@@ -58,7 +58,7 @@ test("arguments of the wrong shape are TypeErrors naming the argument", () => {
     assert.throws(f, (e) => e instanceof TypeError && message.test(e.message), String(f));
   }
   for (const f of [() => api.encodePacket([1, 2], "zip"), () => api.openEnvelope(upload.body, { hmacKey: [1], aesIv: [1] })]) {
-    assert.throws(f, (e) => e instanceof TypeError && e.code === "invalid_argument", String(f));
+    assert.throws(f, (e) => e instanceof TypeError && e.name === "ArgumentError" && e.code === "invalid_argument", String(f));
   }
 });
 
