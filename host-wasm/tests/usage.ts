@@ -74,7 +74,8 @@ try {
 } catch (e) {
   const error = e as SolarwireError;
   const code: ErrorCode = error.code;
-  const concern: "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" = error.name;
+  const concern: "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" | "ArgumentError" =
+    error.name;
   console.log(code, concern);
 }
 
