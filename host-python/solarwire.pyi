@@ -13,8 +13,9 @@ __all__ = [
     "EnvelopeError",
     "ReplayError",
     "CodecError",
-    "RegisterError",
+    "UnitError",
     "UploadError",
+    "ArgumentError",
     "Keys",
     "Opened",
     "Sealed",
@@ -59,11 +60,14 @@ class ReplayError(SolarwireError):
 class CodecError(SolarwireError):
     """A packet could not be decoded."""
 
-class RegisterError(SolarwireError):
-    """An unknown register or profile, or a raw value out of range."""
+class UnitError(SolarwireError):
+    """An unknown register or profile, a raw value out of range, or an invalid catalog."""
 
 class UploadError(SolarwireError):
     """An upload body of the wrong shape or size."""
+
+class ArgumentError(SolarwireError):
+    """An argument whose value the core refuses (an encoder's method or register ids, a key's parts)."""
 
 # Envelopes
 
@@ -180,7 +184,7 @@ def encode_packet(
     values: Sequence[int],
     register_ids: _Ids | None = None,
     *,
-    method: _Method = "smart",
+    method: _Method | None = "smart",
     state: TemporalState | None = None,
 ) -> bytes:
     """Encodes one upload cycle's values as the device does."""

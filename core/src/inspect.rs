@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use crate::codec::{self, DecodeOptions, Method};
 use crate::envelope::{Envelope, Keys};
 use crate::registers::{Profile, Reading};
-use crate::upload::{Limits, PacketOutcome, PacketSource, Sample, StreamState, Upload};
+use crate::upload::{Limits, Outcome, PacketOutcome, Sample, StreamState, Upload, UploadError};
 use crate::{hex, text};
 
 /// What the input was recognised as.
@@ -86,8 +86,8 @@ pub struct PacketInfo {
     pub ratio_permille: Option<u32>,
     /// Values decoded.
     pub values: Vec<u16>,
-    /// `decoded`, `duplicate` or `failed`.
-    pub outcome: &'static str,
+    /// Decoded, duplicate or failed.
+    pub outcome: Outcome,
     /// The error code when it failed.
     pub error: Option<&'static str>,
     /// Some values are approximations (semantic RLE).
@@ -306,16 +306,12 @@ fn inspect_upload(json: &[u8], profile: &Profile, out: &mut Inspection) {
         format!("{} packet(s)", upload.packets.len()),
     );
     for (report, packet) in decoded.packets.iter().zip(&upload.packets) {
-        let bytes = match &packet.source {
-            PacketSource::Bytes(b) => b.as_slice(),
-            _ => &[],
-        };
-        let (outcome, error, message) = match &report.outcome {
-            PacketOutcome::Decoded => ("decoded", None, format!("{} sample(s)", report.samples)),
-            PacketOutcome::Duplicate => {
-                ("duplicate", None, "sent before in this upload".to_string())
-            }
-            PacketOutcome::Failed(e) => ("failed", Some(e.code()), e.to_string()),
+        let bytes = packet.bytes();
+        let error = report.outcome.error().map(UploadError::code);
+        let message = match &report.outcome {
+            PacketOutcome::Decoded => format!("{} sample(s)", report.samples),
+            PacketOutcome::Duplicate => "sent before in this upload".to_string(),
+            PacketOutcome::Failed(e) => e.to_string(),
         };
         let status = if error.is_some() {
             Status::Fail
@@ -334,7 +330,7 @@ fn inspect_upload(json: &[u8], profile: &Profile, out: &mut Inspection) {
                 .clone()
                 .flat_map(|s| s.registers.iter().map(|&(_, v)| v))
                 .collect(),
-            outcome,
+            outcome: report.outcome.kind(),
             error,
             approximate: samples.clone().any(|s| s.approximate),
             hex: hex::encode(bytes),
@@ -368,7 +364,11 @@ fn inspect_packet(bytes: &[u8], out: &mut Inspection) {
         original_size: 2 * values.len(),
         ratio_permille: ratio(bytes.len(), 2 * values.len()),
         values,
-        outcome: if error.is_some() { "failed" } else { "decoded" },
+        outcome: if error.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Decoded
+        },
         error,
         approximate,
         hex: hex::encode(bytes),

@@ -6,15 +6,18 @@
 //! or decisions out.
 //!
 //! ```text
-//!  body ──► Envelope::parse ──► Envelope::open ──► NonceStore ──► Upload::parse ──► Upload::decode ──► Profile::convert
-//!           structure           decrypt + MAC      replay         inner JSON         codecs + history     units
-//!           malformed           decrypt_failed     replay         malformed          truncated, …         unknown_register
-//!           bad_base64          missing_key
+//!  body ──► Envelope::parse ──► Envelope::open ──► Upload::parse ──► NonceStore ──► Upload::decode ──► Profile::convert
+//!           structure           decrypt + MAC      inner JSON        replay         codecs + history     units
+//!           malformed           decrypt_failed     malformed         replay         truncated, …         unknown_register
+//!           bad_base64          missing_key        too_large                        (per packet)         out_of_range
 //!           bad_mac_encoding    mac_mismatch
 //! ```
 //!
-//! The order is part of the contract: structure, then MAC, then replay, so a
-//! forged envelope can never move or probe the nonce window.
+//! [`upload::process`] runs these stages in this order (the server calls
+//! them itself, with replay in its database). The order is part of the
+//! contract: structure, then MAC, then replay, so a forged envelope can
+//! never move or probe the nonce window; and the inner JSON is read before
+//! the nonce is recorded, so a malformed upload does not use one up.
 //!
 //! Every error has a stable snake_case [code](ALL_ERROR_CODES) shared by all
 //! hosts (Rust, wasm, Python, HTTP).
@@ -33,6 +36,9 @@
 
 extern crate alloc;
 
+#[macro_use]
+mod codes;
+
 pub mod codec;
 pub mod envelope;
 pub mod inspect;
@@ -40,32 +46,18 @@ pub mod registers;
 pub mod replay;
 pub mod upload;
 
+mod argument;
 mod hex;
+#[cfg(test)]
+mod near_miss;
 mod open;
 mod text;
 
-pub use codec::{CodecError, DecodeOptions, Decoded, Method, TemporalState};
+pub use argument::ArgumentError;
+pub use codec::{CodecError, DecodeOptions, Decoded, Encoder, Method, TemporalState};
+pub use codes::ALL_ERROR_CODES;
 pub use envelope::{Envelope, EnvelopeError, Keys, Nonce, SealOptions, Sealed, Verified, seal};
 pub use open::{OpenError, Opened, open};
 pub use registers::{Catalog, Decimal, Profile, Reading, RegisterRef, UnitError};
 pub use replay::{DeviceId, Freshness, MacTag, MemoryNonceStore, NonceStore, ReplayError};
 pub use upload::{Format, Upload, UploadError};
-
-/// Every error code any operation of the core can report (the table of
-/// `spec/vectors.md`). Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 14] = [
-    "malformed",
-    "bad_base64",
-    "bad_mac_encoding",
-    "mac_mismatch",
-    "replay",
-    "decrypt_failed",
-    "missing_key",
-    "truncated",
-    "unknown_marker",
-    "bad_header",
-    "missing_state",
-    "too_large",
-    "unknown_register",
-    "out_of_range",
-];

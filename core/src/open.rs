@@ -24,15 +24,7 @@ pub enum OpenError {
     Replay(ReplayError),
 }
 
-impl OpenError {
-    /// The stable error code shared by every host.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Envelope(e) => e.code(),
-            Self::Replay(e) => e.code(),
-        }
-    }
-}
+error_codes!(OpenError {} wraps Envelope, Replay);
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

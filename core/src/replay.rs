@@ -85,14 +85,9 @@ pub enum ReplayError {
     },
 }
 
-impl ReplayError {
-    /// The stable error code shared by every host.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Replayed { .. } => "replay",
-        }
-    }
-}
+error_codes!(ReplayError {
+    Self::Replayed { .. } => "replay",
+});
 
 impl fmt::Display for ReplayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -90,7 +90,7 @@ def reading(register: int, raw: int, profile: str) -> list[object]:
     """register, raw, value, unit — a register the profile lacks keeps its raw value only."""
     try:
         r = sw.convert_register(register, raw, profile)
-    except sw.RegisterError:
+    except sw.UnitError:
         return [f"#{register}", raw, "", ""]
     return [r.key, raw, r.value, r.unit]
 

@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use solarwire_core::codec::{
-    self, DEFAULT_MAX_VALUES, DecodeOptions, Decoded as CoreDecoded, TemporalState,
-    encode_bit_packed, encode_dictionary, encode_semantic_rle, encode_smart,
+    self, DEFAULT_MAX_VALUES, DecodeOptions, Decoded as CoreDecoded, Encoder, TemporalState,
 };
 
 use crate::bytes::{Bytes, u16_array, u32_array};
@@ -222,39 +220,22 @@ fn decode_packets(
 /// id of every value.
 #[pyfunction]
 #[pyo3(
-    signature = (values, register_ids = None, *, method = "smart".to_owned(), state = None),
+    signature = (values, register_ids = None, *, method = None, state = None),
     text_signature = "(values, register_ids=None, *, method='smart', state=None)"
 )]
 fn encode_packet(
     py: Python<'_>,
     values: Vec<u16>,
     register_ids: Option<Vec<u8>>,
-    method: String,
+    method: Option<String>,
     state: Option<&Bound<'_, PyTemporalState>>,
 ) -> PyResult<Vec<u8>> {
     let ids = register_ids.unwrap_or_default();
-    let uses_state = matches!(method.as_str(), "smart" | "temporal");
-    if state.is_some() && !uses_state {
-        return Err(PyValueError::new_err(format!(
-            "method {method:?} does not use a temporal state"
-        )));
-    }
-    if (uses_state || method == "semantic_rle") && ids.len() != values.len() {
-        return Err(PyValueError::new_err(format!(
-            "method {method:?} needs one register id per value"
-        )));
-    }
+    let encoder = Encoder::from_code(method.as_deref()).map_err(to_py_err)?;
     let mut guard = state.map(Bound::try_borrow_mut).transpose()?;
-    let mut fresh = TemporalState::new();
-    let state = guard.as_deref_mut().map_or(&mut fresh, |s| &mut s.0);
-    gil::run(py, 2 * values.len(), || match method.as_str() {
-        "smart" => Ok(encode_smart(&values, &ids, state)),
-        "temporal" => Ok(state.encode(&values, &ids)),
-        "bit_packed" => Ok(encode_bit_packed(&values)),
-        "dictionary" => Ok(encode_dictionary(&values)),
-        "semantic_rle" => Ok(encode_semantic_rle(&values, &ids)),
-        other => Err(PyValueError::new_err(format!(
-            "unknown method {other:?}: smart, temporal, bit_packed, dictionary or semantic_rle"
-        ))),
+    let state = guard.as_deref_mut().map(|s| &mut s.0);
+    gil::run(py, 2 * values.len(), || {
+        encoder.encode(&values, &ids, state)
     })
+    .map_err(to_py_err)
 }

@@ -1,8 +1,6 @@
 //! Opening and sealing envelopes.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use solarwire_core::envelope::FIRMWARE_IV;
 use solarwire_core::replay::LastAccepted;
 use solarwire_core::{DeviceId, Keys, Nonce, SealOptions, open, seal};
 
@@ -33,15 +31,9 @@ impl PyKeys {
         aes_key: Option<Bytes<'_>>,
         aes_iv: Option<Bytes<'_>>,
     ) -> PyResult<Self> {
-        let keys = Keys::new(&mac_key);
-        Ok(Self(match (aes_key, aes_iv) {
-            (None, None) => keys,
-            (None, Some(_)) => return Err(PyValueError::new_err("aes_iv needs an aes_key")),
-            (Some(key), iv) => {
-                let iv = iv.as_deref().unwrap_or(&FIRMWARE_IV);
-                keys.with_aes(block(&key, "aes_key")?, block(iv, "aes_iv")?)
-            }
-        }))
+        Keys::from_parts(&mac_key, aes_key.as_deref(), aes_iv.as_deref())
+            .map(Self)
+            .map_err(to_py_err)
     }
 
     /// Whether an AES key is configured.
@@ -56,12 +48,6 @@ impl PyKeys {
             if self.0.has_aes() { "True" } else { "False" }
         )
     }
-}
-
-fn block(bytes: &[u8], name: &str) -> PyResult<[u8; 16]> {
-    bytes
-        .try_into()
-        .map_err(|_| PyValueError::new_err(format!("{name} must be 16 bytes")))
 }
 
 /// A verified envelope.

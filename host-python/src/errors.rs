@@ -4,7 +4,7 @@
 use std::fmt;
 
 use pyo3::prelude::*;
-use solarwire_core::{CodecError, EnvelopeError, OpenError, UnitError, UploadError};
+use solarwire_core::{ArgumentError, CodecError, EnvelopeError, OpenError, UnitError, UploadError};
 
 /// The Python classes, named as Python sees them.
 mod class {
@@ -37,15 +37,21 @@ mod class {
     );
     create_exception!(
         solarwire,
-        RegisterError,
+        UnitError,
         SolarwireError,
-        "An unknown register or profile, or a raw value out of range."
+        "An unknown register or profile, a raw value out of range, or an invalid catalog."
     );
     create_exception!(
         solarwire,
         UploadError,
         SolarwireError,
         "An upload body of the wrong shape or size."
+    );
+    create_exception!(
+        solarwire,
+        ArgumentError,
+        SolarwireError,
+        "An argument whose value the core refuses (an encoder's method or register ids, a key's parts)."
     );
 }
 
@@ -55,8 +61,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EnvelopeError", py.get_type::<class::EnvelopeError>())?;
     m.add("ReplayError", py.get_type::<class::ReplayError>())?;
     m.add("CodecError", py.get_type::<class::CodecError>())?;
-    m.add("RegisterError", py.get_type::<class::RegisterError>())?;
+    m.add("UnitError", py.get_type::<class::UnitError>())?;
     m.add("UploadError", py.get_type::<class::UploadError>())?;
+    m.add("ArgumentError", py.get_type::<class::ArgumentError>())?;
     Ok(())
 }
 
@@ -97,8 +104,9 @@ failures!(
     Open(OpenError),
     Envelope(EnvelopeError),
     Codec(CodecError),
-    Register(UnitError),
+    Unit(UnitError),
     Upload(UploadError),
+    Argument(ArgumentError),
 );
 
 /// The exception for a core error: its class is the concern that failed (an
@@ -116,8 +124,9 @@ pub(crate) fn to_py_err(error: impl Into<Failure>) -> PyErr {
         Failure::Codec(_) | Failure::Upload(UploadError::Codec(_)) => {
             class::CodecError::new_err(message)
         }
-        Failure::Register(_) => class::RegisterError::new_err(message),
+        Failure::Unit(_) => class::UnitError::new_err(message),
         Failure::Upload(_) => class::UploadError::new_err(message),
+        Failure::Argument(_) => class::ArgumentError::new_err(message),
     };
     Python::attach(|py| match err.value(py).setattr("code", error.code()) {
         Ok(()) => err,

@@ -3,8 +3,8 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use solarwire_core::upload::{
-    Format, Limits, PacketOutcome, PacketReport as CorePacketReport, Processed, Request,
-    Sample as CoreSample, StreamState, process,
+    Format, Limits, PacketReport as CorePacketReport, Processed, Request, Sample as CoreSample,
+    StreamState, process,
 };
 
 use crate::bytes::Text;
@@ -124,19 +124,14 @@ pub(crate) struct PacketReport {
 
 impl From<&CorePacketReport> for PacketReport {
     fn from(p: &CorePacketReport) -> Self {
-        let (outcome, error) = match &p.outcome {
-            PacketOutcome::Decoded => ("decoded", None),
-            PacketOutcome::Duplicate => ("duplicate", None),
-            PacketOutcome::Failed(e) => ("failed", Some(e.code())),
-        };
         Self {
             index: p.index,
             method: p.method.map(|m| m.code()),
             size: p.size,
             values: p.values,
             samples: p.samples,
-            outcome,
-            error,
+            outcome: p.outcome.code(),
+            error: p.outcome.error().map(|e| e.code()),
         }
     }
 }

@@ -31,7 +31,7 @@ def keys() -> sw.Keys:
 
 def test_exception_hierarchy() -> None:
     assert issubclass(sw.SolarwireError, ValueError)
-    for cls in (sw.EnvelopeError, sw.ReplayError, sw.CodecError, sw.RegisterError, sw.UploadError):
+    for cls in (sw.EnvelopeError, sw.ReplayError, sw.CodecError, sw.UnitError, sw.UploadError, sw.ArgumentError):
         assert issubclass(cls, sw.SolarwireError)
         assert cls.__module__ == "solarwire"
 
@@ -42,10 +42,10 @@ def test_exception_hierarchy() -> None:
         (lambda k: sw.open_envelope("not json", k), sw.EnvelopeError, "malformed"),
         (lambda k: sw.decode_packet(b"\xee"), sw.CodecError, "unknown_marker"),
         (lambda k: sw.decode_packet(b"\x01\x08"), sw.CodecError, "truncated"),
-        (lambda k: sw.convert_register("REG_FOO", 1), sw.RegisterError, "unknown_register"),
-        (lambda k: sw.convert_register(0, 2**80), sw.RegisterError, "out_of_range"),
-        (lambda k: sw.convert_register(0, -(2**80)), sw.RegisterError, "out_of_range"),
-        (lambda k: sw.registers("no-such-model"), sw.RegisterError, "unknown_profile"),
+        (lambda k: sw.convert_register("REG_FOO", 1), sw.UnitError, "unknown_register"),
+        (lambda k: sw.convert_register(0, 2**80), sw.UnitError, "out_of_range"),
+        (lambda k: sw.convert_register(0, -(2**80)), sw.UnitError, "out_of_range"),
+        (lambda k: sw.registers("no-such-model"), sw.UnitError, "unknown_profile"),
         (lambda k: sw.TemporalState.from_bytes(b"\x01"), sw.CodecError, "bad_header"),
         (lambda k: sw.parse_upload("[]", keys=k, device_id="d"), sw.EnvelopeError, "malformed"),
         (lambda k: sw.parse_upload("{}", format="legacy_process"), sw.UploadError, "malformed"),
@@ -108,13 +108,19 @@ def test_wrong_argument_types_raise_type_error(
         lambda: sw.Keys(b"k", aes_iv=bytes(16)),
         lambda: sw.encode_packet([1, 2], method="zip"),  # type: ignore[arg-type]
         lambda: sw.encode_packet([1, 2], [0], method="smart"),
+        lambda: sw.encode_packet([1, 2], [0]),
         lambda: sw.encode_packet([1, 2], method="bit_packed", state=sw.TemporalState()),
-        lambda: sw.parse_upload("{}", format="json"),  # type: ignore[arg-type]
     ],
 )
-def test_wrong_argument_values_raise_value_error(call: Callable[[], object]) -> None:
-    with pytest.raises(ValueError) as caught:
+def test_argument_values_the_core_refuses_raise_argument_error(call: Callable[[], object]) -> None:
+    with pytest.raises(sw.ArgumentError) as caught:
         call()
+    assert caught.value.code == "invalid_argument"
+
+
+def test_an_unknown_format_is_a_plain_value_error() -> None:
+    with pytest.raises(ValueError) as caught:
+        sw.parse_upload("{}", format="json")  # type: ignore[arg-type]
     assert not isinstance(caught.value, sw.SolarwireError)
 
 
@@ -189,7 +195,7 @@ def test_profiles_and_registers() -> None:
     )
     assert [r.kind for r in sw.registers(model)] == ["i16"]
     assert sw.convert_register(0, 65526, model).value == -1.0
-    with pytest.raises(sw.RegisterError) as invalid:
+    with pytest.raises(sw.UnitError) as invalid:
         sw.Profile.from_json("{}")
     assert invalid.value.code == "invalid_catalog"
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use solarwire_core::codec::Method;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::now_ms;
@@ -136,7 +137,7 @@ fn legacy_message(c: &Committed) -> Value {
         .summary
         .packets
         .iter()
-        .filter_map(|p| p.method.as_deref())
+        .filter_map(|p| p.method.map(Method::code))
         .collect();
     json!({
         "device_id": c.summary.device_id,

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use solarwire_core::codec::Method;
+use solarwire_core::upload::Outcome;
 use utoipa::ToSchema;
 
 use crate::store::{IngestOutcome, PacketSummary, UploadSummary};
@@ -88,16 +89,13 @@ pub fn aggregated(outcome: &IngestOutcome) -> AggregatedReply {
     let stats = s
         .packets
         .iter()
-        .map(|p| {
-            let method = p.method.as_deref().and_then(Method::from_code);
-            PacketStat {
-                success: p.outcome != "failed",
-                method: method.map_or("unknown", Method::firmware_label),
-                compressed_size: p.size,
-                original_size: p.original_size,
-                ratio: ratio(p.size, p.original_size),
-                value_count: p.values,
-            }
+        .map(|p| PacketStat {
+            success: p.outcome != Outcome::Failed,
+            method: p.method.map_or("unknown", Method::firmware_label),
+            compressed_size: p.size,
+            original_size: p.original_size,
+            ratio: ratio(p.size, p.original_size),
+            value_count: p.values,
         })
         .collect();
     AggregatedReply {
@@ -112,7 +110,11 @@ pub fn aggregated(outcome: &IngestOutcome) -> AggregatedReply {
 /// The reply of `POST /process` (legacy shape).
 pub fn legacy(outcome: &IngestOutcome) -> LegacyReply {
     let (s, duplicate) = parts(outcome);
-    let decoded = s.packets.iter().filter(|p| p.outcome == "decoded").count();
+    let decoded = s
+        .packets
+        .iter()
+        .filter(|p| p.outcome == Outcome::Decoded)
+        .count();
     let rate = if s.packets.is_empty() {
         0.0
     } else {
@@ -153,7 +155,11 @@ fn ratio(size: usize, original: usize) -> Option<f64> {
 }
 
 fn message(s: &UploadSummary, duplicate: bool) -> String {
-    let failed = s.packets.iter().filter(|p| p.outcome == "failed").count();
+    let failed = s
+        .packets
+        .iter()
+        .filter(|p| p.outcome == Outcome::Failed)
+        .count();
     if duplicate {
         format!("duplicate of upload {}; nothing new stored", s.upload_id)
     } else if s.samples == 0 && failed > 0 {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use metrics::{Histogram, Key, Label, Metadata, Recorder as _};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use serde::Serialize;
+use solarwire_core::codec::Method;
+use solarwire_core::upload::Outcome;
 
 use crate::store::UploadSummary;
 
@@ -94,10 +96,10 @@ impl Telemetry {
         if let Ok(mut codecs) = self.codecs.lock() {
             for p in &summary.packets {
                 let c = codecs
-                    .entry(p.method.clone().unwrap_or_else(|| "unknown".into()))
+                    .entry(p.method.map_or("unknown", Method::code).to_owned())
                     .or_default();
                 c.packets += 1;
-                c.failed += u64::from(p.outcome == "failed");
+                c.failed += u64::from(p.outcome == Outcome::Failed);
                 c.bytes += p.size as u64;
                 c.original_bytes += p.original_size as u64;
             }

@@ -4,10 +4,10 @@
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_bytes::ByteBuf;
-use solarwire_core::envelope::{FIRMWARE_IV, Keys};
+use solarwire_core::envelope::Keys;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::type_error;
+use crate::error::{argument_error, type_error};
 
 /// Reads argument `name` as `T` (`undefined` and `null` are `None` for options).
 pub(crate) fn arg<T: DeserializeOwned>(value: JsValue, name: &str) -> Result<T, JsValue> {
@@ -102,39 +102,25 @@ struct KeysArg {
 }
 
 impl KeysArg {
-    /// The core's keys.
-    fn into_keys(self) -> Result<Keys, JsValue> {
-        let keys = Keys::new(&self.hmac_key);
-        match (self.aes_key, self.aes_iv) {
-            (None, None) => Ok(keys),
-            (None, Some(_)) => Err(type_error("keys.aesIv", "given without keys.aesKey")),
-            (Some(key), iv) => {
-                let iv = match iv {
-                    Some(iv) => block(iv, "keys.aesIv")?,
-                    None => FIRMWARE_IV,
-                };
-                Ok(keys.with_aes(block(key, "keys.aesKey")?, iv))
-            }
-        }
+    /// The core's keys, built from the parts by the core's one rule.
+    fn into_keys(self, name: &str) -> Result<Keys, JsValue> {
+        Keys::from_parts(
+            &self.hmac_key,
+            self.aes_key.as_deref().map(Vec::as_slice),
+            self.aes_iv.as_deref().map(Vec::as_slice),
+        )
+        .map_err(|e| argument_error(name, &e))
     }
 }
 
 /// Reads a `Keys` argument (`None` for `undefined` and `null`).
 pub(crate) fn optional_keys(value: JsValue, name: &str) -> Result<Option<Keys>, JsValue> {
     object_arg::<KeysArg>(value, name)?
-        .map(KeysArg::into_keys)
+        .map(|keys| keys.into_keys(name))
         .transpose()
 }
 
 /// Reads a required `Keys` argument.
 pub(crate) fn keys(value: JsValue) -> Result<Keys, JsValue> {
     optional_keys(value, "keys")?.ok_or_else(|| type_error("keys", "required"))
-}
-
-fn block(bytes: ByteBuf, name: &str) -> Result<[u8; 16], JsValue> {
-    let len = bytes.len();
-    bytes
-        .into_vec()
-        .try_into()
-        .map_err(|_| type_error(name, format!("must be 16 bytes, not {len}")))
 }

@@ -2,14 +2,12 @@
 
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
-use solarwire_core::codec::{
-    self, DecodeOptions, TemporalState, encode_bit_packed, encode_dictionary, encode_semantic_rle,
-    encode_smart,
-};
+use solarwire_core::ArgumentError;
+use solarwire_core::codec::{self, DecodeOptions, Encoder, TemporalState};
 use wasm_bindgen::prelude::*;
 
 use crate::args::{arg, object_arg};
-use crate::error::{error, type_error};
+use crate::error::{argument_error, error};
 use crate::out::to_js;
 
 /// `DecodeOptions` in TypeScript.
@@ -100,23 +98,16 @@ impl JsTemporalState {
     }
 
     /// Encodes one call as the device does and records it in this ring:
-    /// `temporal` (the default) writes a base or a delta, `smart` is the
-    /// device's smart selection (which records the call whichever codec wins).
+    /// `smart` (the default) is the device's smart selection (which records
+    /// the call whichever codec wins), `temporal` writes a base or a delta.
     pub fn encode(
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Uint16Array | number[]")] values: JsValue,
         #[wasm_bindgen(js_name = registerIds, unchecked_param_type = "Uint8Array | number[]")]
         register_ids: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "\"temporal\" | \"smart\"")] method: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "\"smart\" | \"temporal\"")] method: JsValue,
     ) -> Result<Vec<u8>, JsValue> {
-        let method = arg::<Option<String>>(method, "method")?;
-        let (values, ids) = encoder_input(values, register_ids)?;
-        encode_stateful(
-            &mut self.0,
-            &values,
-            &ids,
-            method.as_deref().unwrap_or("temporal"),
-        )
+        encode(values, method, register_ids, Some(&mut self.0))
     }
 
     /// Forgets all history (after a gap or reordering).
@@ -142,44 +133,39 @@ impl JsTemporalState {
     }
 }
 
-/// Encodes register values as the device does. `registerIds` gives every
-/// value's id (the layout repeated per sample), needed by `semantic_rle`,
-/// `temporal` and `smart`; those two start from a freshly booted ring (use
-/// `TemporalState.encode` to carry one along).
+/// Encodes register values as the device does (`smart`, the device's
+/// selection, by default). `registerIds` gives every value's id (the layout
+/// repeated per sample), needed by `semantic_rle`, `temporal` and `smart`;
+/// those two start from a freshly booted ring (use `TemporalState.encode`
+/// to carry one along).
 #[wasm_bindgen(js_name = encodePacket)]
 pub fn encode_packet(
     #[wasm_bindgen(unchecked_param_type = "Uint16Array | number[]")] values: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "EncodeMethod")] method: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "EncodeMethod")] method: JsValue,
     #[wasm_bindgen(js_name = registerIds, unchecked_optional_param_type = "Uint8Array | number[]")]
     register_ids: JsValue,
 ) -> Result<Vec<u8>, JsValue> {
-    let method: String = arg(method, "method")?;
-    let (values, ids) = encoder_input(values, register_ids)?;
-    Ok(match method.as_str() {
-        "bit_packed" => encode_bit_packed(&values),
-        "dictionary" => encode_dictionary(&values),
-        "semantic_rle" => encode_semantic_rle(&values, &ids),
-        _ => return encode_stateful(&mut TemporalState::new(), &values, &ids, &method),
-    })
+    encode(values, method, register_ids, None)
 }
 
-/// The encoders that advance a temporal ring.
-fn encode_stateful(
-    state: &mut TemporalState,
-    values: &[u16],
-    ids: &[u8],
-    method: &str,
+/// Reads an encoder call's arguments and makes it through the core's one
+/// chooser, which applies the default method and checks the register ids.
+fn encode(
+    values: JsValue,
+    method: JsValue,
+    register_ids: JsValue,
+    state: Option<&mut TemporalState>,
 ) -> Result<Vec<u8>, JsValue> {
-    match method {
-        "temporal" => Ok(state.encode(values, ids)),
-        "smart" => Ok(encode_smart(values, ids, state)),
-        other => Err(type_error("method", format!("unknown method {other:?}"))),
-    }
-}
-
-/// The values and register ids of an encoder call.
-fn encoder_input(values: JsValue, register_ids: JsValue) -> Result<(Vec<u16>, Vec<u8>), JsValue> {
     let values: Vec<u16> = arg(values, "values")?;
+    let method = arg::<Option<String>>(method, "method")?;
     let ids = arg::<Option<ByteBuf>>(register_ids, "registerIds")?.unwrap_or_default();
-    Ok((values, ids.into_vec()))
+    let encoder =
+        Encoder::from_code(method.as_deref()).map_err(|e| argument_error("method", &e))?;
+    encoder.encode(&values, &ids, state).map_err(|e| {
+        let argument = match e {
+            ArgumentError::RegisterIds { .. } => "registerIds",
+            _ => "method",
+        };
+        argument_error(argument, &e)
+    })
 }

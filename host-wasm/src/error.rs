@@ -3,7 +3,9 @@
 use core::fmt::Display;
 
 use js_sys::{Error, Reflect, TypeError};
-use solarwire_core::{CodecError, EnvelopeError, OpenError, ReplayError, UnitError, UploadError};
+use solarwire_core::{
+    ArgumentError, CodecError, EnvelopeError, OpenError, ReplayError, UnitError, UploadError,
+};
 use wasm_bindgen::JsValue;
 
 /// A core error as JS sees it.
@@ -65,6 +67,17 @@ impl JsError for UploadError {
 pub(crate) fn error(e: &impl JsError) -> JsValue {
     let error = Error::new(&e.to_string());
     error.set_name(e.name());
+    // Setting a property of a fresh ordinary object cannot fail.
+    let _ = Reflect::set(&error, &"code".into(), &e.code().into());
+    error.into()
+}
+
+/// The `TypeError` to throw for an argument the core refused: of the right
+/// type, but an impossible value. It is named `ArgumentError`, as in Python,
+/// and carries the code `invalid_argument`.
+pub(crate) fn argument_error(argument: &str, e: &ArgumentError) -> JsValue {
+    let error = TypeError::new(&format!("{argument}: {e}"));
+    error.set_name("ArgumentError");
     // Setting a property of a fresh ordinary object cannot fail.
     let _ = Reflect::set(&error, &"code".into(), &e.code().into());
     error.into()

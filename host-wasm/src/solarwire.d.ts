@@ -49,7 +49,7 @@ export type Method =
   | "legacy_temporal"
   | "legacy_semantic_rle";
 
-/** The encoders: `temporal` writes a base or a delta, as the device would. */
+/** The encoders (default `smart`, the device's selection): `temporal` writes a base or a delta, as the device would. */
 export type EncodeMethod = "bit_packed" | "dictionary" | "semantic_rle" | "temporal" | "smart";
 
 export interface DecodeOptions {
@@ -216,7 +216,7 @@ export interface Inspection {
 }
 
 /** The concern that refused an input: the `name` of a thrown error. */
-export type ErrorName = "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError";
+export type ErrorName = "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" | "ArgumentError";
 
 /** The stable error codes shared by every solarwire host. */
 export type ErrorCode =
@@ -235,11 +235,14 @@ export type ErrorCode =
   | "unknown_register"
   | "out_of_range"
   | "unknown_profile"
-  | "invalid_catalog";
+  | "invalid_catalog"
+  | "invalid_argument";
 
 /**
  * What the functions throw for a refused input. An argument of the wrong
- * shape throws a plain `TypeError` instead.
+ * shape throws a `TypeError` instead; one of the right shape whose value the
+ * core refuses (an encoder's method or register ids, a key's parts) is a
+ * `TypeError` named `ArgumentError` whose `code` is `invalid_argument`.
  */
 export interface SolarwireError extends Error {
   name: ErrorName;

@@ -6,7 +6,7 @@ use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{Freshness, LastAccepted};
 use solarwire_core::upload::{
-    Format, Limits, PacketOutcome, PacketReport, Request, StreamState, process,
+    Format, Limits, Outcome, PacketReport, Request, StreamState, process,
 };
 use wasm_bindgen::prelude::*;
 
@@ -48,7 +48,7 @@ struct PacketJs {
     original_size: usize,
     values: usize,
     samples: usize,
-    outcome: &'static str,
+    outcome: Outcome,
     error: Option<ErrorJs>,
 }
 
@@ -62,18 +62,11 @@ struct ErrorJs {
 
 impl From<&PacketReport> for PacketJs {
     fn from(report: &PacketReport) -> Self {
-        let (outcome, error) = match &report.outcome {
-            PacketOutcome::Decoded => ("decoded", None),
-            PacketOutcome::Duplicate => ("duplicate", None),
-            PacketOutcome::Failed(e) => (
-                "failed",
-                Some(ErrorJs {
-                    name: e.name(),
-                    code: JsError::code(e),
-                    message: e.to_string(),
-                }),
-            ),
-        };
+        let error = report.outcome.error().map(|e| ErrorJs {
+            name: e.name(),
+            code: JsError::code(e),
+            message: e.to_string(),
+        });
         Self {
             index: report.index,
             method: report.method,
@@ -81,7 +74,7 @@ impl From<&PacketReport> for PacketJs {
             original_size: report.original_size,
             values: report.values,
             samples: report.samples,
-            outcome,
+            outcome: report.outcome.kind(),
             error,
         }
     }

@@ -41,20 +41,24 @@ test("arguments of the wrong shape are TypeErrors naming the argument", () => {
     [() => api.openEnvelope(42, upload.keys), /^envelope: /],
     [() => api.openEnvelope(upload.body, {}), /^keys: missing field `hmacKey`/],
     [() => api.openEnvelope(upload.body, { hmacKey: [1], hmac_key: [1] }), /^keys: unknown field/],
-    [() => api.openEnvelope(upload.body, { hmacKey: [1], aesKey: [1, 2] }), /^keys.aesKey: must be 16 bytes/],
+    [() => api.openEnvelope(upload.body, { hmacKey: [1], aesKey: [1, 2] }), /^keys: aes_key must be 16 bytes, not 2/],
     [() => api.openEnvelope(upload.body, upload.keys, -1), /^lastNonce: /],
     [() => api.openEnvelope(upload.body, upload.keys, 2 ** 32), /^lastNonce: /],
     [() => api.decodePacket("01"), /^packet: /],
     [() => api.decodePacket([1], { count: 3 }), /^options: unknown field/],
-    [() => api.encodePacket([1, 2], "zip"), /^method: unknown method "zip"/],
+    [() => api.encodePacket([1, 2], "zip"), /^method: unknown method/],
+    [() => api.encodePacket([1, 2], "smart", [0]), /^registerIds: the method needs one register id per value/],
     [() => api.encodePacket([70000], "bit_packed"), /^values: /],
-    [() => new api.TemporalState().encode([1], [0], "dictionary"), /^method: unknown method "dictionary"/],
+    [() => new api.TemporalState().encode([1], [0], "dictionary"), /^method: the method does not use a temporal state/],
     [() => api.convertRegister("REG_VAC1", 1.5), /^raw: 1.5 is not an integer/],
     [() => api.parseUpload(upload.body, { format: "xml" }), /^request: /],
     [() => api.inspect(42), /^text: /],
   ];
   for (const [f, message] of cases) {
     assert.throws(f, (e) => e instanceof TypeError && message.test(e.message), String(f));
+  }
+  for (const f of [() => api.encodePacket([1, 2], "zip"), () => api.openEnvelope(upload.body, { hmacKey: [1], aesIv: [1] })]) {
+    assert.throws(f, (e) => e instanceof TypeError && e.name === "ArgumentError" && e.code === "invalid_argument", String(f));
   }
 });
 
@@ -112,7 +116,7 @@ test("a TemporalState carries a stream across toBytes/fromBytes", () => {
   const encoder = new api.TemporalState();
   let decoder = new api.TemporalState();
   const methods = rows.map((row, i) => {
-    const packet = encoder.encode(row, ids);
+    const packet = encoder.encode(row, ids, "temporal");
     const decoded = decoder.decode(packet, { registerIds: ids });
     assert.deepEqual(decoded.values, row, `row ${i}`);
     decoder = api.TemporalState.fromBytes(decoder.toBytes());
@@ -120,7 +124,7 @@ test("a TemporalState carries a stream across toBytes/fromBytes", () => {
   });
   assert.equal(methods[0], "temporal_base");
   assert.equal(methods.at(-1), "temporal_delta", "a full ring sends deltas");
-  throwsCoded(() => new api.TemporalState().decode(encoder.encode(rows[0], ids)), "CodecError", "missing_state");
+  throwsCoded(() => new api.TemporalState().decode(encoder.encode(rows[0], ids, "temporal")), "CodecError", "missing_state");
   throwsCoded(() => api.TemporalState.fromBytes([1, 2, 3]), "CodecError", "bad_header");
 });
 

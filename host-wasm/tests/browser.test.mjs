@@ -165,5 +165,5 @@ test("bad key fields are explained, not thrown", async () => {
   await page.fill("#hmac-key", "00");
   await page.fill("#aes-key", "0011");
   await page.click("#inspect");
-  assert.match(await page.textContent("#failure"), /keys.aesKey: must be 16 bytes, not 2/);
+  assert.match(await page.textContent("#failure"), /keys: aes_key must be 16 bytes, not 2/);
 });

@@ -41,7 +41,7 @@ const packet: Uint8Array = encodePacket([2304, 52], "bit_packed");
 const decoded: Decoded = decodePacket(packet, { expectedCount: 2 });
 const values: number[] = decoded.values;
 const state = new TemporalState();
-const delta: Uint8Array = state.encode(new Uint16Array([1, 2]), [0, 1]);
+const delta: Uint8Array = state.encode(new Uint16Array([1, 2]), [0, 1], "temporal");
 const smart: Uint8Array = state.encode([1, 2], new Uint8Array([0, 1]), "smart");
 const restored: TemporalState = TemporalState.fromBytes(state.toBytes());
 const stream: Decoded = restored.decode(delta, { registerIds: [0, 1] });
@@ -74,7 +74,8 @@ try {
 } catch (e) {
   const error = e as SolarwireError;
   const code: ErrorCode = error.code;
-  const concern: "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" = error.name;
+  const concern: "EnvelopeError" | "ReplayError" | "CodecError" | "UnitError" | "UploadError" | "ArgumentError" =
+    error.name;
   console.log(code, concern);
 }
 

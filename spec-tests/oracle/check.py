@@ -55,7 +55,7 @@ ERRORS = {
     "envelope": {"malformed", "bad_base64", "bad_mac_encoding", "mac_mismatch", "replay",
                  "decrypt_failed", "missing_key"},
     "codec": {"truncated", "unknown_marker", "bad_header", "missing_state", "too_large"},
-    "register": {"unknown_register", "out_of_range"},
+    "register": {"unknown_register", "out_of_range", "unknown_profile"},
 }
 ERRORS["seal"] = ERRORS["envelope"]
 ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"]
@@ -383,6 +383,8 @@ REGISTERS = [("Vac1", 10, "V", 1, 10, "V", 1), ("Iac1", 10, "A", 2, 100, "A", 2)
 
 def run_register(v):
     reg, raw, profile = v["register"], v["raw"], v.get("profile", "ecowatt-1.3")
+    if profile not in ("ecowatt-1.3", "legacy"):
+        raise Reject("unknown_profile")
     if type(reg) is int:
         rid = reg if 0 <= reg < len(REGISTERS) else None
     elif type(reg) is str:
@@ -398,8 +400,6 @@ def run_register(v):
     _, gain, unit, decimals, lgain, lunit, ldecimals = REGISTERS[rid]
     if profile == "legacy":
         gain, unit, decimals = lgain, lunit, ldecimals
-    elif profile != "ecowatt-1.3":
-        raise Bad(f"unknown profile {profile!r}")
     value = raw / gain
     return {"value": value, "unit": unit, "text": f"{value:.{decimals}f}{unit}"}
 

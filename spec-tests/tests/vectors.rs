@@ -57,10 +57,21 @@ fn every_vector_file_passes() {
     );
 }
 
-/// Every error code of the contract has a vector, and vectors use no other code.
+/// Codes that no vector suite can reach, each covered by the core's and the
+/// bindings' unit tests instead: `invalid_catalog` comes only from loading
+/// another inverter model's catalog (`Profile::from_json`),
+/// `invalid_argument` only from a binding's caller (an encoder's method
+/// name or register ids, the parts of a key).
+const NOT_IN_ANY_SUITE: [&str; 2] = ["invalid_catalog", "invalid_argument"];
+
+/// Every error code of the contract has a vector (but those no suite can
+/// reach), and vectors use no other code.
 #[test]
 fn error_codes_are_covered_and_listed() {
-    let listed: BTreeSet<&str> = solarwire_core::ALL_ERROR_CODES.into_iter().collect();
+    let listed: BTreeSet<&str> = solarwire_core::ALL_ERROR_CODES
+        .into_iter()
+        .filter(|code| !NOT_IN_ANY_SUITE.contains(code))
+        .collect();
     let mut used = BTreeSet::new();
     for path in files::all_vector_files().expect("readable") {
         let file: serde_json::Value =

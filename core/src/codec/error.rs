@@ -30,18 +30,13 @@ pub enum CodecError {
     },
 }
 
-impl CodecError {
-    /// The stable error code shared by every host.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Truncated { .. } => "truncated",
-            Self::UnknownMarker(_) => "unknown_marker",
-            Self::BadHeader { .. } => "bad_header",
-            Self::MissingState { .. } => "missing_state",
-            Self::TooLarge { .. } => "too_large",
-        }
-    }
-}
+error_codes!(CodecError {
+    Self::Truncated { .. } => "truncated",
+    Self::UnknownMarker(_) => "unknown_marker",
+    Self::BadHeader { .. } => "bad_header",
+    Self::MissingState { .. } => "missing_state",
+    Self::TooLarge { .. } => "too_large",
+});
 
 impl fmt::Display for CodecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -16,6 +16,7 @@
 
 mod bitpack;
 mod dictionary;
+mod encoder;
 mod error;
 mod legacy;
 mod raw;
@@ -28,6 +29,7 @@ use alloc::vec::Vec;
 
 pub use bitpack::encode as encode_bit_packed;
 pub use dictionary::encode as encode_dictionary;
+pub use encoder::Encoder;
 pub use error::CodecError;
 pub use semantic::encode as encode_semantic_rle;
 pub use smart::encode as encode_smart;

@@ -10,6 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{EnvelopeError, Nonce};
+use crate::argument::ArgumentError;
 use crate::replay::MacTag;
 
 /// The fixed IV of the original server's decrypt path (`00 01 … 0f`).
@@ -52,6 +53,35 @@ impl Keys {
             mac: mac_key.to_vec(),
             keyed,
             aes: None,
+        }
+    }
+
+    /// Keys from the parts a caller hands a host: the HMAC key, and an
+    /// optional AES key with an optional IV (the firmware's static
+    /// [`FIRMWARE_IV`] when absent, because the envelope carries none).
+    ///
+    /// # Errors
+    /// `invalid_argument`: an IV without a key, or a key or IV that is not
+    /// 16 bytes.
+    pub fn from_parts(
+        mac_key: &[u8],
+        aes_key: Option<&[u8]>,
+        aes_iv: Option<&[u8]>,
+    ) -> Result<Self, ArgumentError> {
+        let block = |bytes: &[u8], field| {
+            <[u8; 16]>::try_from(bytes).map_err(|_| ArgumentError::BlockLength {
+                field,
+                len: bytes.len(),
+            })
+        };
+        let keys = Self::new(mac_key);
+        match (aes_key, aes_iv) {
+            (None, None) => Ok(keys),
+            (None, Some(_)) => Err(ArgumentError::IvWithoutKey),
+            (Some(key), iv) => {
+                let iv = iv.map_or(Ok(FIRMWARE_IV), |iv| block(iv, "aes_iv"))?;
+                Ok(keys.with_aes(block(key, "aes_key")?, iv))
+            }
         }
     }
 

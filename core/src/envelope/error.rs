@@ -21,19 +21,14 @@ pub enum EnvelopeError {
     MissingKey,
 }
 
-impl EnvelopeError {
-    /// The stable error code shared by every host.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Malformed { .. } => "malformed",
-            Self::BadBase64 => "bad_base64",
-            Self::BadMacEncoding => "bad_mac_encoding",
-            Self::MacMismatch => "mac_mismatch",
-            Self::DecryptFailed => "decrypt_failed",
-            Self::MissingKey => "missing_key",
-        }
-    }
-}
+error_codes!(EnvelopeError {
+    Self::Malformed { .. } => "malformed",
+    Self::BadBase64 => "bad_base64",
+    Self::BadMacEncoding => "bad_mac_encoding",
+    Self::MacMismatch => "mac_mismatch",
+    Self::DecryptFailed => "decrypt_failed",
+    Self::MissingKey => "missing_key",
+});
 
 impl fmt::Display for EnvelopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

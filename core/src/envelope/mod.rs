@@ -8,6 +8,7 @@
 
 mod crypto;
 mod error;
+mod scan;
 mod seal;
 
 use alloc::borrow::Cow;
@@ -93,6 +94,38 @@ impl Envelope {
     /// `compressed` is false), `bad_base64` (not strict padded RFC 4648),
     /// `bad_mac_encoding` (not exactly 64 lowercase hex digits).
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        match scan::device_form(bytes).and_then(Self::from_device_form) {
+            Some(envelope) => envelope.checked(),
+            None => Self::from_json(bytes)?.checked(),
+        }
+    }
+
+    /// Refuses a plaintext payload that is not the text it claims to be.
+    fn checked(self) -> Result<Self, EnvelopeError> {
+        let envelope = self;
+        if !envelope.encrypted && !envelope.compressed && text::utf8(&envelope.body).is_none() {
+            return Err(EnvelopeError::Malformed {
+                field: "payload (not UTF-8 text)",
+            });
+        }
+        Ok(envelope)
+    }
+
+    /// The device's form, when its base64 and MAC text are valid too;
+    /// `None` leaves the input (and the choice of error) to [`Self::from_json`].
+    fn from_device_form(form: scan::DeviceForm<'_>) -> Option<Self> {
+        Some(Self {
+            nonce: Nonce(form.nonce),
+            body: text::base64_decode(form.payload)?,
+            mac: parse_mac(core::str::from_utf8(form.mac).ok()?).ok()?,
+            encrypted: form.encrypted,
+            compressed: form.compressed,
+        })
+    }
+
+    /// Any JSON form of the envelope (fields in any order, whitespace,
+    /// escapes, unknown fields), through serde.
+    fn from_json(bytes: &[u8]) -> Result<Self, EnvelopeError> {
         // Validated once here, so serde reads every string without re-checking.
         let wire: Wire<'_> = text::utf8(bytes)
             .and_then(|json| serde_json::from_str(json).ok())
@@ -109,11 +142,6 @@ impl Envelope {
         let compressed = wire.compressed.unwrap_or(false);
         let body = text::base64_decode(payload.as_bytes()).ok_or(EnvelopeError::BadBase64)?;
         let mac = parse_mac(&mac)?;
-        if !encrypted && !compressed && text::utf8(&body).is_none() {
-            return Err(EnvelopeError::Malformed {
-                field: "payload (not UTF-8 text)",
-            });
-        }
         Ok(Self {
             nonce,
             body,

@@ -132,17 +132,12 @@ pub enum UnitError {
     },
 }
 
-impl UnitError {
-    /// The stable error code shared by every host.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::UnknownRegister => "unknown_register",
-            Self::OutOfRange { .. } => "out_of_range",
-            Self::UnknownProfile => "unknown_profile",
-            Self::InvalidCatalog { .. } => "invalid_catalog",
-        }
-    }
-}
+error_codes!(UnitError {
+    Self::UnknownRegister => "unknown_register",
+    Self::OutOfRange { .. } => "out_of_range",
+    Self::UnknownProfile => "unknown_profile",
+    Self::InvalidCatalog { .. } => "invalid_catalog",
+});
 
 impl fmt::Display for UnitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -14,48 +14,63 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Limits, Packet, PacketSource, Upload, UploadError};
+use super::{Limits, Packet, PacketSource, Upload, UploadError, scan};
 use crate::registers::{Catalog, RegisterRef};
 use crate::text;
 
+/// The device's upload (read by serde, or by [`super::scan`] for speed).
 #[derive(Deserialize)]
-struct DeviceUpload<'a> {
+pub(super) struct DeviceUpload<'a> {
     #[serde(borrow)]
-    device_id: Option<Cow<'a, str>>,
-    timestamp: Option<u64>,
-    sampling_interval: Option<u32>,
-    /// Read only when a packet lacks its own layout (rare; saves allocations).
+    pub(super) device_id: Option<Cow<'a, str>>,
+    pub(super) timestamp: Option<u64>,
+    pub(super) sampling_interval: Option<u32>,
+    /// The mapping's JSON text, read only when a packet lacks its own layout
+    /// (rare; saves allocations).
+    #[serde(borrow, default, deserialize_with = "raw_text")]
+    pub(super) register_mapping: Option<&'a str>,
     #[serde(borrow)]
-    register_mapping: Option<&'a RawValue>,
-    #[serde(borrow)]
-    compressed_data: Vec<DevicePacket<'a>>,
+    pub(super) compressed_data: Vec<DevicePacket<'a>>,
 }
 
 #[derive(Deserialize)]
-struct DevicePacket<'a> {
+pub(super) struct DevicePacket<'a> {
     #[serde(borrow)]
-    compressed_binary: Cow<'a, str>,
+    pub(super) compressed_binary: Cow<'a, str>,
     #[serde(borrow)]
-    decompression_metadata: Option<Metadata<'a>>,
+    pub(super) decompression_metadata: Option<Metadata<'a>>,
 }
 
 #[derive(Deserialize, Default)]
-struct Metadata<'a> {
+pub(super) struct Metadata<'a> {
     #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
-    register_count: Option<usize>,
-    sample_count: Option<usize>,
-    compressed_size_bytes: Option<usize>,
-    timestamp: Option<u64>,
-    register_layout: Option<Vec<u16>>,
+    pub(super) method: Option<Cow<'a, str>>,
+    pub(super) register_count: Option<usize>,
+    pub(super) sample_count: Option<usize>,
+    pub(super) compressed_size_bytes: Option<usize>,
+    pub(super) timestamp: Option<u64>,
+    pub(super) register_layout: Option<Vec<u16>>,
     #[serde(rename = "original_size_bytes")]
-    _original: Option<IgnoredAny>,
+    pub(super) _original: Option<IgnoredAny>,
 }
 
-/// Parses the inner upload JSON.
+/// A value's JSON text, as serde's `RawValue` holds it.
+fn raw_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Option::<&'de RawValue>::deserialize(d).map(|raw| raw.map(RawValue::get))
+}
+
+/// Parses the inner upload JSON: the device's shape through the fast
+/// reader, anything else through serde.
 pub(super) fn parse(json: &[u8], limits: &Limits) -> Result<Upload, UploadError> {
-    // Validated once here, so serde reads every string without re-checking.
     let json = text::utf8(json).ok_or(UploadError::Malformed { field: "json" })?;
+    match scan::device_upload(json) {
+        Some(wire) => from_device(wire, limits),
+        None => parse_json(json, limits),
+    }
+}
+
+/// Parses the inner upload JSON through serde alone.
+pub(super) fn parse_json(json: &str, limits: &Limits) -> Result<Upload, UploadError> {
     match serde_json::from_str::<DeviceUpload<'_>>(json) {
         Ok(wire) => from_device(wire, limits),
         Err(_) => {
@@ -71,7 +86,7 @@ fn from_device(wire: DeviceUpload<'_>, limits: &Limits) -> Result<Upload, Upload
     // The mapping is resolved only for packets without their own layout.
     let mapping = wire.register_mapping.map(|raw| {
         move || {
-            serde_json::from_str::<BTreeMap<Cow<'_, str>, Cow<'_, str>>>(raw.get())
+            serde_json::from_str::<BTreeMap<Cow<'_, str>, Cow<'_, str>>>(raw)
                 .map_err(|_| UploadError::Malformed {
                     field: "register_mapping",
                 })
@@ -322,8 +337,13 @@ mod tests {
     const FIRMWARE: &str = r#"{"device_id":"ESP32_001","timestamp":1763884800,"data_type":"compressed_sensor_batch","total_samples":1,"sampling_interval":5,"register_mapping":{"0":"Vac1","1":"Iac1","2":"Ipv1","3":"Ipv2","4":"Temp","5":"Pac"},"compressed_data":[{"compressed_binary":"AQwSkAA0BHBFHES1kCA1BIBFHES8kBA1BIBGHFTE","decompression_metadata":{"method":"bitpack","register_count":6,"sample_count":3,"original_size_bytes":36,"compressed_size_bytes":30,"timestamp":2948203640,"register_layout":[0,1,5,6,7,9]},"performance_metrics":{"academic_ratio":0.833333313,"traditional_ratio":1.200000048,"compression_time_us":0,"savings_percent":16.66666794,"lossless_verified":false}}],"session_summary":{"total_original_bytes":36,"total_compressed_bytes":30,"overall_academic_ratio":0.833333313,"overall_savings_percent":16.66666794}}"#;
 
     #[test]
-    fn the_firmware_shape_takes_the_typed_path() {
+    fn the_firmware_shape_takes_the_fast_path() {
+        assert!(scan::device_upload(FIRMWARE).is_some());
         assert!(serde_json::from_str::<DeviceUpload<'_>>(FIRMWARE).is_ok());
+        assert_eq!(
+            parse(FIRMWARE.as_bytes(), &Limits::default()),
+            parse_json(FIRMWARE, &Limits::default())
+        );
         let upload = parse(FIRMWARE.as_bytes(), &Limits::default()).unwrap();
         assert_eq!(upload.packets[0].layout, Ok(alloc::vec![0, 1, 5, 6, 7, 9]));
     }

@@ -149,7 +149,7 @@ fn table(r: &Inspection) -> String {
             p.size,
             p.original_size,
             p.values.len(),
-            p.outcome
+            p.outcome.code()
         );
     }
     for s in &r.samples {

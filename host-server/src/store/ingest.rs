@@ -15,7 +15,8 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
-use solarwire_core::upload::{Limits, Sample, StreamState};
+use solarwire_core::codec::Method;
+use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
 
 use super::telemetry::{RollupDelta, RollupTails};
@@ -275,10 +276,10 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
         state.samples += decoded.samples.len() as u64;
         state.last_seen_ms = state.last_seen_ms.max(Some(job.received_ms));
         for p in &summary.packets {
-            let method = p.method.clone().unwrap_or_else(|| "unknown".into());
+            let method = p.method.map_or("unknown", Method::code).to_owned();
             let delta = self.codecs.entry((state.key, method)).or_default();
             delta.packets += 1;
-            delta.failed += u64::from(p.outcome == "failed");
+            delta.failed += u64::from(p.outcome == Outcome::Failed);
             delta.bytes += p.size as u64;
             delta.original_bytes += p.original_size as u64;
         }

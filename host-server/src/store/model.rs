@@ -4,9 +4,10 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{MacTag, ReplayError};
-use solarwire_core::upload::{Decoded, Format, PacketOutcome, Sample, Upload};
+use solarwire_core::upload::{Decoded, Format, Outcome, Sample, Upload};
 use utoipa::ToSchema;
 
 /// A verified upload on its way to storage.
@@ -117,7 +118,8 @@ pub struct PacketSummary {
     /// Position in the upload.
     pub index: usize,
     /// The codec (core method code), when the marker was recognised.
-    pub method: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub method: Option<Method>,
     /// Bytes received.
     pub size: usize,
     /// Raw size of the decoded values (2 bytes each).
@@ -127,7 +129,8 @@ pub struct PacketSummary {
     /// Samples produced.
     pub samples: usize,
     /// `decoded`, `duplicate` or `failed`.
-    pub outcome: String,
+    #[schema(value_type = String)]
+    pub outcome: Outcome,
     /// The error code of a failed packet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -143,23 +146,17 @@ impl UploadSummary {
             .packets
             .iter()
             .map(|p| {
-                let (outcome, error, message) = match &p.outcome {
-                    PacketOutcome::Decoded => ("decoded", None, None),
-                    PacketOutcome::Duplicate => ("duplicate", None, None),
-                    PacketOutcome::Failed(e) => {
-                        ("failed", Some(e.code().to_owned()), Some(e.to_string()))
-                    }
-                };
+                let error = p.outcome.error();
                 PacketSummary {
                     index: p.index,
-                    method: p.method.map(|m| m.code().to_owned()),
+                    method: p.method,
                     size: p.size,
                     original_size: p.original_size,
                     values: p.values,
                     samples: p.samples,
-                    outcome: outcome.to_owned(),
-                    error,
-                    message,
+                    outcome: p.outcome.kind(),
+                    error: error.map(|e| e.code().to_owned()),
+                    message: error.map(ToString::to_string),
                 }
             })
             .collect::<Vec<_>>();

@@ -2,10 +2,7 @@
 //! and re-encoding where a vector gives the encoder's input.
 
 use serde_json::{Value, json};
-use solarwire_core::codec::{
-    DecodeOptions, Decoded, TemporalState, encode_bit_packed, encode_dictionary,
-    encode_semantic_rle, encode_smart,
-};
+use solarwire_core::codec::{DecodeOptions, Decoded, Encoder, TemporalState, encode_smart};
 
 use super::{Suite, Verdict};
 use crate::FileError;
@@ -129,14 +126,18 @@ fn encode_input(encode: &Value, state: Option<&Value>) -> Result<Vec<u8>, FileEr
         Some(s) => state_from(s)?,
         None => TemporalState::new(),
     };
-    Ok(match encode.get("method").and_then(Value::as_str) {
-        Some("bit_packed") => encode_bit_packed(&values),
-        Some("dictionary") => encode_dictionary(&values),
-        Some("semantic_rle") => encode_semantic_rle(&values, &ids),
-        Some("temporal_base" | "temporal_delta") => state.encode(&values, &ids),
-        Some("smart") => encode_smart(&values, &ids, &mut state),
-        other => return Err(FileError::new(format!("unknown encode.method {other:?}"))),
-    })
+    // A vector names the packet's codec; both temporal packets come from
+    // the temporal encoder.
+    let method = match encode.get("method").and_then(Value::as_str) {
+        Some("temporal_base" | "temporal_delta") => Some("temporal"),
+        other => other,
+    };
+    let encoder = Encoder::from_code(method)
+        .map_err(|e| FileError::new(format!("encode.method {method:?}: {e}")))?;
+    let state = encoder.uses_state().then_some(&mut state);
+    encoder
+        .encode(&values, &ids, state)
+        .map_err(|e| FileError::new(format!("encode: {e}")))
 }
 
 /// `{"register_ids": [...], "history": [[prev2...], [prev1...]]}`.

@@ -12,9 +12,10 @@ pub(super) static SUITE: Suite = Suite { run, compare };
 fn run(v: &Vector) -> Result<Verdict, FileError> {
     let catalog = Catalog::builtin();
     let name = opt_str(v, "profile")?.unwrap_or(DEFAULT_PROFILE);
-    let profile = catalog
-        .profile(name)
-        .map_err(|_| FileError::new(format!("unknown profile {name:?}")))?;
+    let profile = match catalog.profile(name) {
+        Ok(profile) => profile,
+        Err(e) => return Ok(Verdict::Error(e.code())),
+    };
     let reference = match v.get("register") {
         Some(Value::String(s)) => RegisterRef::Name(s),
         Some(Value::Number(n)) => RegisterRef::Id(n.as_i64().unwrap_or(i64::MAX)),
