@@ -113,7 +113,7 @@ proptest! {
         for cut in 0..packet.len() {
             prop_assert_eq!(decode(&packet[..cut]).err(), Some("truncated"), "cut at {}", cut);
         }
-        let mut longer = packet.clone();
+        let mut longer = packet;
         longer.extend(&extra);
         prop_assert_eq!(decode(&longer).err(), Some("bad_header"));
     }
