@@ -17,6 +17,9 @@ use solarwire_core::codec::{TemporalState, encode_smart};
 /// Packet sizes of the report, in samples.
 const PACKET_SAMPLES: [usize; 3] = [1, 10, 60];
 
+/// A CSV column: its name, the register it becomes, the scale to raw.
+type Column = (&'static str, u8, f64);
+
 /// A multi-register series: rows of one value per register.
 struct Series {
     name: &'static str,
@@ -46,14 +49,38 @@ impl Sizes {
 
 fn main() {
     let series = load(&data_dir());
-    assert!(!series.is_empty(), "no PV series found in {}", data_dir().display());
+    if std::env::args().any(|a| a == "--decode") {
+        // Decode speed alone, for profiling the decoder.
+        for s in &series {
+            for n in PACKET_SAMPLES {
+                let packets = v2_packets(s, n);
+                let (bytes, ns) = decode_speed(&packets);
+                println!("{:<44} {n:>3} {:>6.2} GB/s", s.name, bytes as f64 / ns);
+            }
+        }
+        return;
+    }
+    assert!(
+        !series.is_empty(),
+        "no PV series found in {}",
+        data_dir().display()
+    );
     println!("Codec v2 on real PV data (bytes as % of raw 16-bit values; lower is better)");
     println!(
         "    smart = the firmware's selection (v1 codecs); zstd -19 per packet; sprintz = Sprintz-like reference"
     );
     println!(
         "    {:<44} {:>3} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
-        "series (registers, rows)", "n", "smart", "zstd", "sprintz", "v2", "raw B", "zstd/v2", "v2/spr", "v2 GB/s"
+        "series (registers, rows)",
+        "n",
+        "smart",
+        "zstd",
+        "sprintz",
+        "v2",
+        "raw B",
+        "zstd/v2",
+        "v2/spr",
+        "v2 GB/s"
     );
     let mut totals = [Sizes::default(); PACKET_SAMPLES.len()];
     let mut decode = [(0usize, 0f64); PACKET_SAMPLES.len()];
@@ -76,7 +103,12 @@ fn main() {
     for (k, &n) in PACKET_SAMPLES.iter().enumerate() {
         row("    total", n, totals[k], decode[k].0 as f64 / decode[k].1);
     }
-    let at = |n: usize| PACKET_SAMPLES.iter().position(|&p| p == n).expect("reported size");
+    let at = |n: usize| {
+        PACKET_SAMPLES
+            .iter()
+            .position(|&p| p == n)
+            .expect("reported size")
+    };
     let (t10, t60) = (totals[at(10)], totals[at(60)]);
     let speed = decode[at(60)].0 as f64 / decode[at(60)].1;
     println!(
@@ -108,13 +140,15 @@ fn measure(s: &Series, n: usize) -> (Sizes, Vec<Vec<u8>>) {
     let mut sizes = Sizes::default();
     let mut temporal = TemporalState::new();
     let mut zstd = zstd::bulk::Compressor::new(19).expect("zstd level 19");
-    let mut packets = Vec::new();
-    for chunk in s.rows.chunks(n) {
+    let packets = v2_packets(s, n);
+    for (chunk, packet) in s.rows.chunks(n).zip(&packets) {
         let values: Vec<u16> = chunk.iter().flatten().copied().collect();
-        let ids: Vec<u8> = chunk.iter().flat_map(|_| s.registers.iter().copied()).collect();
+        let ids: Vec<u8> = chunk
+            .iter()
+            .flat_map(|_| s.registers.iter().copied())
+            .collect();
         let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let packet = v2::encode_to_vec(&values, s.registers.len()).expect("v2 encodes");
-        let decoded = v2::decode(&packet, &Default::default()).expect("v2 decodes");
+        let decoded = v2::decode(packet, &Default::default()).expect("v2 decodes");
         assert_eq!(decoded.values, values, "v2 round trip");
         sizes.add(Sizes {
             raw: raw.len(),
@@ -123,7 +157,6 @@ fn measure(s: &Series, n: usize) -> (Sizes, Vec<Vec<u8>>) {
             sprintz: sprintz_like(chunk),
             v2: packet.len(),
         });
-        packets.push(packet);
     }
     (sizes, packets)
 }
@@ -180,7 +213,8 @@ fn sprintz_like(rows: &[Vec<u16>]) -> usize {
     len
 }
 
-/// Median of 11 batches, each long enough (~20 ms) to swamp timer noise.
+/// The fastest of 301 short batches (~0.3 ms each): on a shared machine the
+/// fastest batch is the one no other process interrupted.
 fn time_ns(mut f: impl FnMut()) -> f64 {
     let mut per_batch = 1u64;
     loop {
@@ -188,12 +222,12 @@ fn time_ns(mut f: impl FnMut()) -> f64 {
         for _ in 0..per_batch {
             f();
         }
-        if start.elapsed().as_millis() >= 20 {
+        if start.elapsed().as_micros() >= 300 {
             break;
         }
         per_batch *= 2;
     }
-    let mut runs: Vec<f64> = (0..11)
+    (0..301)
         .map(|_| {
             let start = Instant::now();
             for _ in 0..per_batch {
@@ -201,9 +235,7 @@ fn time_ns(mut f: impl FnMut()) -> f64 {
             }
             start.elapsed().as_nanos() as f64 / per_batch as f64
         })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[runs.len() / 2]
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn data_dir() -> PathBuf {
@@ -216,7 +248,7 @@ fn data_dir() -> PathBuf {
 /// The series of the report: two inverters with several registers, three
 /// single-register AC power series.
 fn load(dir: &Path) -> Vec<Series> {
-    let specs: [(&'static str, &str, &[(&str, u8, f64)]); 5] = [
+    let specs: [(&'static str, &str, &[Column]); 5] = [
         (
             "serf_west 15 min: Vac Iac Vpv Ipv Temp Pac",
             "serf_west_15min.csv",
@@ -268,7 +300,7 @@ fn load(dir: &Path) -> Vec<Series> {
 }
 
 /// Rows of a CSV with every named column present, scaled and clamped.
-fn read_rows(path: &Path, columns: &[(&str, u8, f64)]) -> Option<Vec<Vec<u16>>> {
+fn read_rows(path: &Path, columns: &[Column]) -> Option<Vec<Vec<u16>>> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next()?.split(',').collect();

@@ -65,13 +65,17 @@ impl<'a> BitReader<'a> {
         if end > self.bytes.len() * 8 {
             return Err(CodecError::Truncated { field });
         }
-        let word = self
-            .bytes
-            .iter()
-            .skip(self.bit / 8)
-            .take(3)
-            .rev()
-            .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+        let at = self.bit / 8;
+        let word = match self.bytes.get(at..).and_then(<[u8]>::first_chunk::<4>) {
+            Some(four) => u32::from_le_bytes(*four),
+            None => self
+                .bytes
+                .iter()
+                .skip(at)
+                .take(3)
+                .rev()
+                .fold(0u32, |acc, &b| (acc << 8) | u32::from(b)),
+        };
         let v = (word >> (self.bit % 8)) & ((1u32 << width) - 1);
         self.bit = end;
         Ok(v as u16)

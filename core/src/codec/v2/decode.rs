@@ -73,12 +73,9 @@ pub fn decode_into(packet: &[u8], out: &mut [u16]) -> Result<Shape, CodecError> 
             continue;
         }
         let tail = rest.get(pos..).unwrap_or_default();
-        let fast = tail
-            .first_chunk::<8>()
-            .and_then(|word| fast_header(u64::from_le_bytes(*word), lanes));
-        let header = match fast {
-            Some(header) => header,
-            None => read_header(tail, lanes)?,
+        let header = match fast_header(word(tail), lanes) {
+            Some(header) if header.len <= tail.len() => header,
+            _ => read_header(tail, lanes)?,
         };
         pos += header.len;
         if n == BLOCK && !header.escaped && lanes.iter().all(|l| l.width == 0) {
@@ -125,6 +122,18 @@ fn read_seeds(
         (lane.a, lane.b) = (v, v);
     }
     bits.finish()
+}
+
+/// The first 8 bytes of `bytes` as a little-endian word, zero-padded.
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<8>() {
+        Some(eight) => u64::from_le_bytes(*eight),
+        None => bytes
+            .iter()
+            .rev()
+            .fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    }
 }
 
 /// What a block header told.
@@ -193,8 +202,7 @@ fn read_header(tail: &[u8], lanes: &mut [Lane]) -> Result<Header, CodecError> {
 fn zero_block(lanes: &mut [Lane], block: &mut [u16]) {
     let channels = lanes.len();
     for (c, lane) in lanes.iter_mut().enumerate() {
-        let column = block.iter_mut().skip(c).step_by(channels);
-        reconstruct(lane, column, [0; BLOCK].into_iter());
+        scatter(block, c, channels, &reconstruct(lane, &[0; BLOCK], BLOCK));
     }
 }
 
@@ -204,22 +212,14 @@ fn full_block(tail: &[u8], lanes: &mut [Lane], block: &mut [u16]) -> Result<usiz
     let mut pos = 0;
     for (c, lane) in lanes.iter_mut().enumerate() {
         let w = lane.width as usize;
-        let z = match tail.get(pos..pos + 16) {
-            Some(window) => unpack8(window, lane.width),
-            None => {
-                let bytes = tail.get(pos..pos + w).ok_or(CodecError::Truncated {
-                    field: "block data",
-                })?;
-                let mut window = [0u8; 16];
-                if let Some(dst) = window.get_mut(..w) {
-                    dst.copy_from_slice(bytes);
-                }
-                unpack8(&window, lane.width)
-            }
-        };
+        let window = tail.get(pos..pos + w).ok_or(CodecError::Truncated {
+            field: "block data",
+        })?;
+        // Reads past the channel's w bytes land in later data (or nowhere)
+        // and are masked off.
+        let z = unpack8(tail.get(pos..).unwrap_or(window), lane.width);
         pos += w;
-        let column = block.iter_mut().skip(c).step_by(channels);
-        reconstruct(lane, column, z.into_iter());
+        scatter(block, c, channels, &reconstruct(lane, &z, BLOCK));
     }
     Ok(pos)
 }
@@ -229,14 +229,8 @@ fn full_block(tail: &[u8], lanes: &mut [Lane], block: &mut [u16]) -> Result<usiz
 /// 0 or 4; `4·width + 4 ≤ 64` for odd widths ≤ 15).
 #[inline(always)]
 fn unpack8(window: &[u8], width: u32) -> [u16; BLOCK] {
-    let word = |at: usize| {
-        window
-            .get(at..at + 8)
-            .and_then(|b| b.first_chunk::<8>())
-            .map_or(0, |b| u64::from_le_bytes(*b))
-    };
-    let lo = word(0);
-    let hi = word(width as usize / 2) >> ((width & 1) * 4);
+    let lo = word(window);
+    let hi = word(window.get(width as usize / 2..).unwrap_or_default()) >> ((width & 1) * 4);
     let mask = (1u64 << width) - 1;
     let mut z = [0u16; BLOCK];
     for (i, slot) in z.iter_mut().enumerate() {
@@ -260,23 +254,19 @@ fn partial_block(
         for slot in z.iter_mut().take(n) {
             *slot = bits.get(lane.width, "block data")?;
         }
-        let column = block.iter_mut().skip(c).step_by(channels);
-        reconstruct(lane, column, z.into_iter().take(n));
+        scatter(block, c, channels, &reconstruct(lane, &z, n));
     }
     bits.finish()
 }
 
-/// Writes a channel's values from its zigzagged errors, advancing its state.
+/// A channel's first `n` values from their zigzagged errors; advances the lane.
 #[inline(always)]
-fn reconstruct<'a>(
-    lane: &mut Lane,
-    column: impl Iterator<Item = &'a mut u16>,
-    errors: impl Iterator<Item = u16>,
-) {
+fn reconstruct(lane: &mut Lane, errors: &[u16; BLOCK], n: usize) -> [u16; BLOCK] {
     let (mut a, mut b) = (lane.a, lane.b);
+    let mut column = [0u16; BLOCK];
     macro_rules! run {
         ($p:expr) => {
-            for (slot, z) in column.zip(errors) {
+            for (slot, &z) in column.iter_mut().zip(errors).take(n) {
                 let x = unzigzag(z, $p.predict(a, b));
                 *slot = x;
                 (a, b) = (x, a);
@@ -290,4 +280,15 @@ fn reconstruct<'a>(
         Predictor::None => run!(Predictor::None),
     }
     (lane.a, lane.b) = (a, b);
+    column
+}
+
+/// Writes a channel's column into the block's rows (sample-major).
+#[inline(always)]
+fn scatter(block: &mut [u16], channel: usize, channels: usize, column: &[u16; BLOCK]) {
+    for (row, &x) in block.chunks_exact_mut(channels).zip(column) {
+        if let Some(slot) = row.get_mut(channel) {
+            *slot = x;
+        }
+    }
 }
