@@ -161,7 +161,18 @@ fn measure(s: &Series, n: usize) -> (Sizes, Vec<Vec<u8>>) {
     (sizes, packets)
 }
 
-/// Output bytes and nanoseconds of decoding every packet once (median run).
+/// The series in v2 packets of `n` samples.
+fn v2_packets(s: &Series, n: usize) -> Vec<Vec<u8>> {
+    s.rows
+        .chunks(n)
+        .map(|chunk| {
+            let values: Vec<u16> = chunk.iter().flatten().copied().collect();
+            v2::encode_to_vec(&values, s.registers.len()).expect("v2 encodes")
+        })
+        .collect()
+}
+
+/// Output bytes and nanoseconds of decoding every packet once.
 fn decode_speed(packets: &[Vec<u8>]) -> (usize, f64) {
     let mut out = vec![0u16; v2::MAX_CHANNELS * v2::MAX_SAMPLES];
     let bytes: usize = packets
