@@ -66,7 +66,7 @@ pub fn decode_into(packet: &[u8], out: &mut [u16]) -> Result<Shape, CodecError> 
 
     let mut run = 0usize;
     for (index, block) in rows.chunks_mut(BLOCK * channels).enumerate() {
-        let n = block.len() / channels;
+        let n = (samples - 1 - index * BLOCK).min(BLOCK);
         if run > 0 {
             run -= 1;
             zero_block(lanes, block);
@@ -283,11 +283,12 @@ fn reconstruct(lane: &mut Lane, errors: &[u16; BLOCK], n: usize) -> [u16; BLOCK]
     column
 }
 
-/// Writes a channel's column into the block's rows (sample-major).
+/// Writes a channel's column into the block's rows (sample-major); a
+/// partial block takes the first values.
 #[inline(always)]
 fn scatter(block: &mut [u16], channel: usize, channels: usize, column: &[u16; BLOCK]) {
-    for (row, &x) in block.chunks_exact_mut(channels).zip(column) {
-        if let Some(slot) = row.get_mut(channel) {
+    for (i, &x) in column.iter().enumerate() {
+        if let Some(slot) = block.get_mut(i * channels + channel) {
             *slot = x;
         }
     }
