@@ -12,6 +12,8 @@ Run (deterministic, rewrites a byte-identical file):
 import csv
 import json
 import os
+import random
+import re
 import sys
 from pathlib import Path
 
@@ -71,6 +73,24 @@ def pv_rows(count):
     return day[:count]
 
 
+def random_rows(seed):
+    """Seeded random batches: noise, random walks with flat stretches, or ramps."""
+    rnd = random.Random(seed)
+    channels, samples, kind = rnd.randint(1, 16), rnd.randint(2, 90), seed % 3
+    rows = [[rnd.randrange(65536) for _ in range(channels)]]
+    steps = [rnd.randint(-60, 60) for _ in range(channels)]
+    for _ in range(samples - 1):
+        prev = rows[-1]
+        if kind == 0:
+            rows.append([rnd.randrange(65536) for _ in range(channels)])
+        elif kind == 1:
+            rows.append([(v + (0 if rnd.random() < 0.5 else rnd.randint(-30, 30))) % 65536
+                         for v in prev])
+        else:
+            rows.append([(v + s + rnd.randint(-1, 1)) % 65536 for v, s in zip(prev, steps)])
+    return rows
+
+
 def vectors():
     ramp = [[1000 + 25 * i] for i in range(12)]
     run = [[0, 2300]] * 17 + [[5, 2300]]
@@ -112,6 +132,9 @@ def vectors():
               pv_rows(10), LAYOUT6),
         valid("pv-sixty-samples", "serf_west 15-min daytime rows, 6 registers, 60 samples",
               pv_rows(60), LAYOUT6),
+        *[valid(f"random-{seed}", "seeded random batch (noise, walk or ramp) for the "
+                "encoder's choices", rows, list(range(len(rows[0]))))
+          for seed in range(9) for rows in [random_rows(seed)]],
         # Valid packets the reference encoder would not write: decoders accept them.
         valid("non-minimal-width", "a width larger than needed decodes the same",
               [[5], [6]], [9], bytes.fromhex("c2 30 02 05 02 02")),
@@ -163,7 +186,11 @@ def main():
         "source": SOURCE,
         "vectors": vectors(),
     }
-    OUT.write_text(json.dumps(doc, indent=1) + "\n")
+    text = json.dumps(doc, indent=1)
+    # Lists of numbers on one line each.
+    text = re.sub(r"\[([\d,\s]+)\]",
+                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    OUT.write_text(text + "\n")
     print(f"{OUT}: {len(doc['vectors'])} vectors")
 
 
