@@ -221,3 +221,13 @@ fn worst_case_length_bounds_every_packet() {
         }
     }
 }
+
+#[test]
+fn encoder_state_fits_a_small_device() {
+    // 16 lanes of 22 bytes plus the buffer reference and counters.
+    assert!(
+        size_of::<Encoder<'_>>() <= 416,
+        "{}",
+        size_of::<Encoder<'_>>()
+    );
+}
