@@ -110,6 +110,8 @@ def vectors():
               [[65534 + i & 0xFFFF] for i in range(10)], [9]),
         valid("width-16-escape", "alternating extremes need width 16: always an escape",
               [[0x8000 * (i % 2), 0xFFFF * (i % 2)] for i in range(9)], [3, 4]),
+        valid("sixteen-escapes", "16 channels escaped at width 16: a 24-byte header",
+              [[0xFFFF * ((i + c) % 2) for c in range(16)] for i in range(9)], list(range(16))),
         valid("width-15-escape", "width 15 has no plain nibble: an escape with predictor 0",
               [[0x2000 * (i % 2) + 0x1000] for i in range(9)], [9]),
         valid("predictor-none", "a signed register near 0 after a seed of 1000: predictor 3 "

@@ -145,30 +145,41 @@ struct Header {
     escaped: bool,
 }
 
-/// A header of plain nibbles read from one word: sets the widths, or
-/// returns `None` for an escape or dirty padding (the general reader decides).
+/// A header that fits in one word (every header without escapes does):
+/// sets the widths and predictors, or returns `None` for the general reader
+/// to decide (a longer header, a bad escape, dirty padding).
 #[inline(always)]
 fn fast_header(word: u64, lanes: &mut [Lane]) -> Option<Header> {
-    let nibbles = lanes.len();
-    // A nibble is 15 exactly when all four of its bits are set.
-    let ones = word & (word >> 1) & (word >> 2) & (word >> 3) & 0x1111_1111_1111_1111;
-    let used = if nibbles == 16 {
-        u64::MAX
-    } else {
-        (1u64 << (4 * nibbles)) - 1
-    };
-    if ones & used != 0 {
-        return None;
+    let mut bits = 0u32;
+    let mut escaped = false;
+    for lane in lanes.iter_mut() {
+        if bits + 4 > 64 {
+            return None;
+        }
+        let nibble = (word >> bits) & 0x0F;
+        if nibble == 0x0F {
+            if bits + 12 > 64 {
+                return None;
+            }
+            let e = (word >> (bits + 4)) & 0xFF;
+            if e & 0x80 != 0 || e & 0x1F > 16 {
+                return None;
+            }
+            lane.width = (e & 0x1F) as u32;
+            lane.predictor = Predictor::from_code((e >> 5) as u8);
+            escaped = true;
+            bits += 12;
+        } else {
+            lane.width = nibble as u32;
+            bits += 4;
+        }
     }
-    if nibbles % 2 == 1 && (word >> (4 * nibbles)) & 0x0F != 0 {
+    if !bits.is_multiple_of(8) && (word >> bits) & 0x0F != 0 {
         return None;
-    }
-    for (i, lane) in lanes.iter_mut().enumerate() {
-        lane.width = ((word >> (4 * i)) & 0x0F) as u32;
     }
     Some(Header {
-        len: nibbles.div_ceil(2),
-        escaped: false,
+        len: bits.div_ceil(8) as usize,
+        escaped,
     })
 }
 
