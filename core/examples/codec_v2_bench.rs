@@ -70,7 +70,7 @@ fn main() {
         "    smart = the firmware's selection (v1 codecs); zstd -19 per packet; sprintz = Sprintz-like reference"
     );
     println!(
-        "    {:<44} {:>3} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
+        "    {:<52} {:>3} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9}",
         "series (registers, rows)",
         "n",
         "smart",
@@ -122,7 +122,7 @@ fn main() {
 fn row(name: &str, n: usize, s: Sizes, gbps: f64) {
     let pct = |b: usize| format!("{:.1}%", 100.0 * b as f64 / s.raw as f64);
     println!(
-        "    {name:<44} {n:>3} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8.2} {:>8.3} {:>9.2}",
+        "    {name:<52} {n:>3} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8.2} {:>8.3} {:>9.2}",
         pct(s.smart),
         pct(s.zstd),
         pct(s.sprintz),
