@@ -35,6 +35,7 @@ extern crate alloc;
 
 pub mod codec;
 pub mod envelope;
+pub mod envelope_v2;
 pub mod inspect;
 pub mod registers;
 pub mod replay;
@@ -53,7 +54,7 @@ pub use upload::{Format, Upload, UploadError};
 
 /// Every error code any operation of the core can report (the table of
 /// `spec/vectors.md`). Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 14] = [
+pub const ALL_ERROR_CODES: [&str; 15] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -68,4 +69,5 @@ pub const ALL_ERROR_CODES: [&str; 14] = [
     "too_large",
     "unknown_register",
     "out_of_range",
+    "clock_skew",
 ];
