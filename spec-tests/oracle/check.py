@@ -20,6 +20,9 @@ that shares nothing with the Rust core:
   codec     decodes with codec.py (written from the spec alone), checks encoders too; in a
             `sequence` a failing packet gives {"error": code} and the ring still advances
   register  converts with the §5 table (current and legacy profiles)
+  envelope_v2  opens with envelope_v2.py (docs/envelope-v2.md), then decides on the counter;
+            re-seals every valid envelope from its header, IV and plaintext and requires the
+            same bytes
 It also rejects unknown suites, unknown fields, duplicate ids and unknown error codes.
 
 Prints `file: N checked, M failed` per file and a closing total; exits 1 on any failure.
@@ -42,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import codec  # noqa: E402
 import codec_v2  # noqa: E402
+import envelope_v2  # noqa: E402
 
 try:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -59,6 +63,8 @@ ERRORS = {
     "codec": {"truncated", "unknown_marker", "bad_header", "missing_state", "too_large"},
     "register": {"unknown_register", "out_of_range"},
 }
+ERRORS["envelope_v2"] = {"malformed", "too_large", "missing_key", "mac_mismatch",
+                         "decrypt_failed", "clock_skew", "replay"}
 ERRORS["seal"] = ERRORS["envelope"]
 ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"]
 
@@ -72,6 +78,9 @@ FIELDS = {
     "codec": {"packet_hex", "state", "sequence", "encode"},
     "register": {"register", "raw", "profile"},
     "upload": {"body", "format", "hmac_key_hex", "aes_key_hex", "aes_iv_hex", "last_nonce"},
+    "envelope_v2": {"envelope_hex", "key_id", "secret_hex", "previous_key_id",
+                    "previous_secret_hex", "previous_until_ms", "now_ms", "skew_past_ms",
+                    "skew_future_ms", "last_counter"},
 }
 
 
@@ -516,10 +525,32 @@ def check_encode_sequence(v):
             raise Bad(f"encode_sequence call {i}: encoder gives {got}, vector has {want}")
 
 
+# ---------------------------------------------------------------- envelope v2
+
+def run_envelope_v2(v):
+    keys = {v["key_id"]: (bytes.fromhex(v["secret_hex"]), None)}
+    if "previous_key_id" in v:
+        keys[v["previous_key_id"]] = (bytes.fromhex(v["previous_secret_hex"]),
+                                      v["previous_until_ms"])
+    data = bytes.fromhex(v["envelope_hex"])
+    try:
+        got = envelope_v2.open_(data, keys, v["now_ms"], v["skew_past_ms"],
+                                v["skew_future_ms"], v.get("last_counter"))
+    except envelope_v2.EnvelopeError as e:
+        raise Reject(e.code, str(e))
+    iv = data[envelope_v2.HEADER.size:envelope_v2.HEADER.size + envelope_v2.IV_LEN]
+    content = {name: byte for byte, name in envelope_v2.CONTENT.items()}[got["content"]]
+    again = envelope_v2.seal(keys[got["key_id"]][0], got["key_id"], got["device_time_ms"],
+                             got["counter"], content, iv, bytes.fromhex(got["plaintext_hex"]))
+    if again != data:
+        raise Bad(f"re-sealing gives {again.hex()}")
+    return got
+
+
 # ---------------------------------------------------------------- driver
 
 RUNNERS = {"envelope": run_envelope, "seal": run_seal, "upload": run_upload,
-           "codec": run_codec, "register": run_register}
+           "codec": run_codec, "register": run_register, "envelope_v2": run_envelope_v2}
 
 
 def check_vector(suite, v):

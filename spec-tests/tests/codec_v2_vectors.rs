@@ -1,8 +1,9 @@
-//! The codec v2 vectors (`spec-tests/vectors-v2/`), run on the native core.
+//! The v2 vectors (`spec-tests/vectors-v2/`: codec v2 and envelope v2), run
+//! on the native core.
 //!
-//! They live outside `vectors/` until every host decodes codec v2: the wasm
-//! and Python runners and the oracle's `check.py` would report them as
-//! unknown markers. Moving the files into `vectors/` retires this test.
+//! They live outside `vectors/` until every host runs them: the wasm and
+//! Python runners would report codec v2 packets as unknown markers and have
+//! no `envelope_v2` suite. Moving the files into `vectors/` retires this test.
 
 #![allow(clippy::print_stdout)] // the runner format (spec/vectors.md) is printed output
 
