@@ -4,7 +4,8 @@
 Usage: python3 spec-tests/tools/fuzz_seeds.py OUT_DIR
 Creates OUT_DIR/{envelope,codec,upload,inspect}/ with one file per input found
 in spec-tests/vectors (envelopes, packets, upload bodies and their payloads), and
-OUT_DIR/codec_v2/ with the packets of spec-tests/vectors-v2.
+OUT_DIR/codec_v2/ and OUT_DIR/envelope_v2/ with the packets and envelopes of
+spec-tests/vectors-v2.
 """
 import base64
 import hashlib
@@ -47,7 +48,9 @@ def main() -> None:
                 write(out, "inspect", p.encode())
     for path in sorted(V2.rglob("*.json")):
         for v in json.loads(path.read_text())["vectors"]:
-            write(out, "codec_v2", bytes.fromhex(v["packet_hex"]))
+            for key, target in (("packet_hex", "codec_v2"), ("envelope_hex", "envelope_v2")):
+                if key in v:
+                    write(out, target, bytes.fromhex(v[key]))
 
 
 if __name__ == "__main__":
