@@ -103,7 +103,8 @@ impl KeyRing {
     }
 
     /// A ring in the middle of a rotation: `previous` stays valid while the
-    /// server's time is before `until_ms`.
+    /// server's time is before `until_ms`. A previous key with the current
+    /// key's id is not kept (an id names one key).
     pub fn with_previous(mut self, id: KeyId, keys: KeysV2, until_ms: u64) -> Self {
         self.previous = (id != self.current.0).then_some(Previous { id, keys, until_ms });
         self
