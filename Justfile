@@ -52,6 +52,7 @@ bench: bench-native bench-wasm bench-python
 # P1 (full processing vs HMAC alone), decode throughput per codec, compression ratios on real PV data.
 bench-native:
     cargo run --release -q -p solarwire-spec --example bench
+    cargo run --release -q -p solarwire-core --example codec_v2_bench
 
 # Fuzz every target for a bounded time (seconds each); seeds come from the vectors.
 fuzz seconds="60": setup-fuzz
@@ -59,7 +60,7 @@ fuzz seconds="60": setup-fuzz
     set -euo pipefail
     corpus=target/fuzz-corpus
     python3 spec-tests/tools/fuzz_seeds.py "$corpus"
-    for t in envelope codec upload inspect; do
+    for t in envelope codec upload inspect codec_v2 envelope_v2; do
         cargo +nightly fuzz run "$t" "$corpus/$t" -- -max_total_time={{seconds}} -max_len=4096 2>&1 \
             | tee "target/fuzz-$t.log" | grep -E '^(Done|==|SUMMARY)' || true
         grep -q '^Done' "target/fuzz-$t.log" || { echo "fuzz target $t did not finish cleanly"; exit 1; }

@@ -25,10 +25,11 @@ macro_rules! error_codes {
 /// Every error code any operation of the core can report: the union of the
 /// `CODES` of [`EnvelopeError`](crate::EnvelopeError),
 /// [`ReplayError`](crate::ReplayError), [`UploadError`](crate::UploadError),
-/// [`CodecError`](crate::CodecError), [`UnitError`](crate::UnitError) and
-/// [`ArgumentError`](crate::ArgumentError).
+/// [`CodecError`](crate::CodecError), [`UnitError`](crate::UnitError),
+/// [`ArgumentError`](crate::ArgumentError) and
+/// [`EnvelopeV2Error`](crate::envelope_v2::EnvelopeV2Error).
 /// Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 17] = [
+pub const ALL_ERROR_CODES: [&str; 18] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -46,6 +47,7 @@ pub const ALL_ERROR_CODES: [&str; 17] = [
     "unknown_profile",
     "invalid_catalog",
     "invalid_argument",
+    "clock_skew",
 ];
 
 #[cfg(test)]
@@ -73,6 +75,7 @@ mod tests {
             CodecError::CODES,
             UnitError::CODES,
             ArgumentError::CODES,
+            crate::envelope_v2::EnvelopeV2Error::CODES,
         ]
         .concat()
         .into_iter()

@@ -41,6 +41,7 @@ mod codes;
 
 pub mod codec;
 pub mod envelope;
+pub mod envelope_v2;
 pub mod inspect;
 pub mod registers;
 pub mod replay;

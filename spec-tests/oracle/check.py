@@ -20,6 +20,9 @@ that shares nothing with the Rust core:
   codec     decodes with codec.py (written from the spec alone), checks encoders too; in a
             `sequence` a failing packet gives {"error": code} and the ring still advances
   register  converts with the §5 table (current and legacy profiles)
+  envelope_v2  opens with envelope_v2.py (docs/envelope-v2.md), then decides on the counter;
+            re-seals every valid envelope from its header, IV and plaintext and requires the
+            same bytes
 It also rejects unknown suites, unknown fields, duplicate ids and unknown error codes.
 
 Prints `file: N checked, M failed` per file and a closing total; exits 1 on any failure.
@@ -41,6 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import codec  # noqa: E402
+import codec_v2  # noqa: E402
+import envelope_v2  # noqa: E402
 
 try:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -49,6 +54,7 @@ except ImportError:
              "target/oracle-venv/bin/pip install -r spec-tests/oracle/requirements.txt")
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+VECTORS_V2 = VECTORS.parent / "vectors-v2"  # codec v2, until every host runs it
 FIXED_IV = bytes(range(16))
 
 ERRORS = {
@@ -57,6 +63,8 @@ ERRORS = {
     "codec": {"truncated", "unknown_marker", "bad_header", "missing_state", "too_large"},
     "register": {"unknown_register", "out_of_range", "unknown_profile"},
 }
+ERRORS["envelope_v2"] = {"malformed", "too_large", "missing_key", "mac_mismatch",
+                         "decrypt_failed", "clock_skew", "replay"}
 ERRORS["seal"] = ERRORS["envelope"]
 ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"]
 
@@ -70,6 +78,9 @@ FIELDS = {
     "codec": {"packet_hex", "state", "sequence", "encode"},
     "register": {"register", "raw", "profile"},
     "upload": {"body", "format", "hmac_key_hex", "aes_key_hex", "aes_iv_hex", "last_nonce"},
+    "envelope_v2": {"envelope_hex", "key_id", "secret_hex", "previous_key_id",
+                    "previous_secret_hex", "previous_until_ms", "now_ms", "skew_past_ms",
+                    "skew_future_ms", "last_counter"},
 }
 
 
@@ -450,6 +461,8 @@ def run_codec(v):
     packet = bytes.fromhex(v["packet_hex"])
     if "packet_b64" in v and base64.b64decode(v["packet_b64"]) != packet:
         raise Bad("packet_b64 differs from packet_hex")
+    if packet[:1] == bytes([codec_v2.MARKER]):
+        return run_codec_v2(v, packet)
     history = None
     if "state" in v:
         history = codec.History.from_state(v["state"]["register_ids"], v["state"]["history"])
@@ -480,6 +493,26 @@ def run_codec(v):
     return None
 
 
+def run_codec_v2(v, packet):
+    """Codec v2 (docs/codec-v2.md) with codec_v2.py; `encode.register_ids` is the layout
+    repeated per sample, so the channel count is its period."""
+    try:
+        rows = codec_v2.decode(packet)
+    except codec_v2.CodecError as e:
+        raise Reject(e.code, str(e))
+    if "expect" in v:
+        compare_decoded({"method": "codec_v2", "values": [x for r in rows for x in r]},
+                        v["expect"], "decode")
+    if "encode" in v:
+        values, ids = v["encode"]["values"], v["encode"]["register_ids"]
+        channels = next(p for p in range(1, len(ids) + 1)
+                        if len(ids) % p == 0 and ids == ids[:p] * (len(ids) // p))
+        rows = [values[i:i + channels] for i in range(0, len(values), channels)]
+        if codec_v2.encode(rows) != packet:
+            raise Bad(f"codec_v2 encoder gives {codec_v2.encode(rows).hex()}")
+    return None
+
+
 def check_encode_sequence(v):
     """Replays the device encoder. A stream of only 0x70/0x71 packets is the temporal codec
     called directly; anything else is smart selection (which never emits a 0x70 first)."""
@@ -492,10 +525,32 @@ def check_encode_sequence(v):
             raise Bad(f"encode_sequence call {i}: encoder gives {got}, vector has {want}")
 
 
+# ---------------------------------------------------------------- envelope v2
+
+def run_envelope_v2(v):
+    keys = {v["key_id"]: (bytes.fromhex(v["secret_hex"]), None)}
+    if "previous_key_id" in v:
+        keys[v["previous_key_id"]] = (bytes.fromhex(v["previous_secret_hex"]),
+                                      v["previous_until_ms"])
+    data = bytes.fromhex(v["envelope_hex"])
+    try:
+        got = envelope_v2.open_(data, keys, v["now_ms"], v["skew_past_ms"],
+                                v["skew_future_ms"], v.get("last_counter"))
+    except envelope_v2.EnvelopeError as e:
+        raise Reject(e.code, str(e))
+    iv = data[envelope_v2.HEADER.size:envelope_v2.HEADER.size + envelope_v2.IV_LEN]
+    content = {name: byte for byte, name in envelope_v2.CONTENT.items()}[got["content"]]
+    again = envelope_v2.seal(keys[got["key_id"]][0], got["key_id"], got["device_time_ms"],
+                             got["counter"], content, iv, bytes.fromhex(got["plaintext_hex"]))
+    if again != data:
+        raise Bad(f"re-sealing gives {again.hex()}")
+    return got
+
+
 # ---------------------------------------------------------------- driver
 
 RUNNERS = {"envelope": run_envelope, "seal": run_seal, "upload": run_upload,
-           "codec": run_codec, "register": run_register}
+           "codec": run_codec, "register": run_register, "envelope_v2": run_envelope_v2}
 
 
 def check_vector(suite, v):
@@ -555,7 +610,7 @@ def check_file(path):
 
 
 def vector_files():
-    roots = [VECTORS] + [Path(p) for p in os.environ.get("SOLARWIRE_EXTRA_VECTORS", "").split(":")
+    roots = [VECTORS, VECTORS_V2] + [Path(p) for p in os.environ.get("SOLARWIRE_EXTRA_VECTORS", "").split(":")
                          if p]
     for root in roots:
         if not root.is_dir():
@@ -573,7 +628,7 @@ def main():
             total_failed += 1
             continue
         checked, failures = check_file(path)
-        name = path.relative_to(root.parent) if root == VECTORS else path
+        name = path.relative_to(root.parent) if root in (VECTORS, VECTORS_V2) else path
         for f in failures:
             print(f"  FAIL {name}: {f}")
         print(f"{name}: {checked} checked, {len(failures)} failed")

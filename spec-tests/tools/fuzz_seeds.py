@@ -3,7 +3,9 @@
 
 Usage: python3 spec-tests/tools/fuzz_seeds.py OUT_DIR
 Creates OUT_DIR/{envelope,codec,upload,inspect}/ with one file per input found
-in spec-tests/vectors (envelopes, packets, upload bodies and their payloads).
+in spec-tests/vectors (envelopes, packets, upload bodies and their payloads), and
+OUT_DIR/codec_v2/ and OUT_DIR/envelope_v2/ with the packets and envelopes of
+spec-tests/vectors-v2.
 """
 import base64
 import hashlib
@@ -12,6 +14,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "vectors"
+V2 = ROOT.parent / "vectors-v2"
 
 
 def write(out: pathlib.Path, target: str, data: bytes) -> None:
@@ -43,6 +46,11 @@ def main() -> None:
                 # codec target: 3 control bytes, then the packet.
                 write(out, "codec", bytes([0, 0, 0]) + bytes.fromhex(p))
                 write(out, "inspect", p.encode())
+    for path in sorted(V2.rglob("*.json")):
+        for v in json.loads(path.read_text())["vectors"]:
+            for key, target in (("packet_hex", "codec_v2"), ("envelope_hex", "envelope_v2")):
+                if key in v:
+                    write(out, target, bytes.fromhex(v[key]))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ mod reader;
 mod semantic;
 mod smart;
 mod temporal;
+pub mod v2;
 
 use alloc::vec::Vec;
 

@@ -13,9 +13,9 @@ use std::hash::Hash;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
-use solarwire_core::codec::Method;
 use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
 

@@ -2,6 +2,7 @@
 
 mod codec;
 mod envelope;
+mod envelope_v2;
 mod register;
 mod seal;
 mod upload;
@@ -71,6 +72,7 @@ pub(crate) fn runner(suite: &str) -> Option<&'static Suite> {
         .contains_key(suite)
         .then(|| match suite {
             "envelope" => &envelope::SUITE,
+            "envelope_v2" => &envelope_v2::SUITE,
             "seal" => &seal::SUITE,
             "codec" => &codec::SUITE,
             "register" => &register::SUITE,
