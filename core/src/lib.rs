@@ -53,7 +53,7 @@ pub use upload::{Format, Upload, UploadError};
 
 /// Every error code any operation of the core can report (the table of
 /// `spec/vectors.md`). Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 14] = [
+pub const ALL_ERROR_CODES: [&str; 15] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -68,4 +68,5 @@ pub const ALL_ERROR_CODES: [&str; 14] = [
     "too_large",
     "unknown_register",
     "out_of_range",
+    "device_mismatch",
 ];

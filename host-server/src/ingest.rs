@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use http::StatusCode;
 use solarwire_core::envelope::{Envelope, EnvelopeError, Verified};
-use solarwire_core::upload::{Format, Upload, UploadError, is_bare_body};
+use solarwire_core::upload::{Format, Upload, UploadError, attribute, is_bare_body};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
@@ -94,6 +94,7 @@ async fn aggregated(
     let resolved = resolve(state, &device).await?;
     let verified = open(envelope, &resolved, &device)?;
     let upload = parse_upload(state, &verified.payload)?;
+    bind(&device, &upload)?;
     Ok(job(
         device,
         &resolved,
@@ -240,6 +241,18 @@ fn parse_upload(state: &AppState, json: &[u8]) -> Result<Upload, ApiError> {
         UploadError::TooLarge { .. } => ApiError::too_large(e.to_string()),
         _ => ApiError::bad_request(e.code(), e.to_string()),
     })
+}
+
+/// The MAC-covered `device_id` must name the path's device (checked after
+/// the MAC, before replay): a 401 like any other authentication failure.
+fn bind(device: &str, upload: &Upload) -> Result<(), ApiError> {
+    attribute(
+        Format::Aggregated,
+        Some(device),
+        upload.device_id.as_deref(),
+    )
+    .map(drop)
+    .map_err(|e| auth_failure(device, e.code()))
 }
 
 fn structure_error(e: EnvelopeError) -> ApiError {

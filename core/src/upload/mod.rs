@@ -14,6 +14,7 @@
 //! F20 (legacy nonces are kept per device id), F26 (re-sent packets are
 //! recognised; reordering drops the temporal history).
 
+mod attribution;
 mod stream;
 mod time;
 mod wire;
@@ -22,6 +23,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use attribution::attribute;
 pub use stream::StreamState;
 pub use time::PacketClock;
 
@@ -103,6 +105,8 @@ pub enum UploadError {
     },
     /// No packet could be decoded; the first packet's error.
     Codec(CodecError),
+    /// The MAC-covered `device_id` is not the device the request names.
+    DeviceMismatch,
 }
 
 impl UploadError {
@@ -115,6 +119,7 @@ impl UploadError {
             Self::BadBase64 => "bad_base64",
             Self::TooLarge { .. } => "too_large",
             Self::Codec(e) => e.code(),
+            Self::DeviceMismatch => "device_mismatch",
         }
     }
 }
@@ -132,6 +137,7 @@ impl fmt::Display for UploadError {
                 limit,
             } => write!(f, "upload declares {declared} {what}, limit {limit}"),
             Self::Codec(e) => e.fmt(f),
+            Self::DeviceMismatch => f.write_str("the upload's device_id is not the path's device"),
         }
     }
 }
@@ -159,8 +165,8 @@ impl From<CodecError> for UploadError {
 /// A parsed upload (the inner JSON), not yet decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
-    /// The `device_id` inside the JSON (the path's id is authoritative for
-    /// the current format).
+    /// The `device_id` inside the JSON (for the current format it must equal
+    /// the path's id: [`attribute`]).
     pub device_id: Option<String>,
     /// The top-level `timestamp` (Unix seconds; ms since boot for legacy).
     pub timestamp: Option<u64>,
@@ -462,11 +468,12 @@ pub struct Processed {
 
 /// Opens, parses, checks replay, and decodes an upload body.
 ///
-/// Order: envelope structure, MAC, inner JSON structure, replay, decode — so
-/// neither a forged nor a malformed upload moves the nonce.
+/// Order: envelope structure, MAC, inner JSON structure, device binding,
+/// replay, decode — so neither a forged, a malformed nor a misattributed
+/// upload moves the nonce.
 ///
 /// # Errors
-/// Envelope codes, `malformed`, `too_large`, `replay`; and, when no packet
+/// Envelope codes, `malformed`, `too_large`, `device_mismatch`, `replay`; and, when no packet
 /// decoded, the first packet's error.
 pub fn process(
     body: &[u8],
@@ -484,11 +491,11 @@ pub fn process(
         Err(_) => (body.to_vec(), None),
     };
     let upload = Upload::parse(&payload, &req.limits)?;
-    let device_id = match (req.format, req.path_device_id, &upload.device_id) {
-        (Format::Aggregated, Some(path), _) => DeviceId::new(path),
-        (Format::LegacyProcess, _, Some(inner)) => DeviceId::new(inner.as_str()),
-        _ => return Err(UploadError::Malformed { field: "device_id" }),
-    };
+    let device_id = DeviceId::new(attribute(
+        req.format,
+        req.path_device_id,
+        upload.device_id.as_deref(),
+    )?);
     let envelope = match verified {
         Some(v) => Some((
             v.nonce,
