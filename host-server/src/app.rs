@@ -46,4 +46,6 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::AlertEngine>,
     /// Where the data lives.
     pub data_dir: PathBuf,
+    /// Caps on open WebSocket streams.
+    pub ws_limits: crate::fairness::WsLimits,
 }

@@ -65,6 +65,30 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Open connections one client address may hold (counted from accept to
+    /// close, WebSocket streams included); more are answered 503 `busy`.
+    /// Half the global cap by default, so one address cannot starve others.
+    #[arg(
+        long,
+        env = "SOLARWIRE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 512
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Open WebSocket streams at most; more are answered 503 `busy`.
+    #[arg(long, env = "SOLARWIRE_MAX_WS", default_value_t = 256)]
+    pub max_ws: usize,
+
+    /// Open WebSocket streams one client address may hold; more are answered
+    /// 429 `too_many_streams`.
+    #[arg(long, env = "SOLARWIRE_MAX_WS_PER_ADDRESS", default_value_t = 32)]
+    pub max_ws_per_address: usize,
+
+    /// Largest request head (request line and headers) in bytes; a larger
+    /// one is answered 431 `headers_too_large`.
+    #[arg(long, env = "SOLARWIRE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
     /// Uploads per second each device may sustain (0 turns the limit off).
     #[arg(long, env = "SOLARWIRE_DEVICE_RATE", default_value_t = 5.0)]
     pub device_rate: f64,

@@ -3,9 +3,11 @@
 //! warp's own `serve` sets no timer, so hyper would never time out a slow
 //! client's headers. This loop serves each connection with hyper's HTTP/1
 //! builder, a Tokio timer and a header read timeout (which also closes idle
-//! keep-alive connections), and caps open connections with a semaphore:
-//! at the cap, a new connection is answered 503 `busy` with `Retry-After`
-//! and closed ([`crate::overflow`]).
+//! keep-alive connections), and caps open connections with a semaphore and
+//! per client address ([`crate::fairness`]): at a cap, a new connection is
+//! answered 503 `busy` with `Retry-After` and closed ([`crate::overflow`]).
+//! Each connection's bytes pass [`crate::wire_guard`] (ambiguous framing,
+//! hyper's own error answers in the JSON shape).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::alerts::AlertEngine;
 use crate::app::AppState;
 use crate::config::ServeArgs;
+use crate::fairness::{ConnectionSlot, PerAddress, WsLimits};
 use crate::http::peer::PeerAddr;
 use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
@@ -31,6 +34,7 @@ use crate::mqtt::MqttPublisher;
 use crate::ratelimit::DeviceLimiter;
 use crate::store::sqlite::{CommitSink, SqliteStore, WriterConfig, database_path};
 use crate::telemetry::Telemetry;
+use crate::wire_guard::{FramingFlag, Guarded};
 
 /// Messages a WebSocket client may fall behind by before it is closed.
 const WS_BACKLOG: usize = 1024;
@@ -172,6 +176,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         rejections: crate::rejections::Rejections::default(),
         alerts,
         data_dir: data_dir.to_path_buf(),
+        ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
     });
     if state.rate.is_some() {
         let pruned = state.clone();
@@ -203,6 +208,8 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let settings = ConnSettings {
         header_timeout: args.header_timeout,
         max_connections: args.max_connections.max(1),
+        max_per_address: args.max_connections_per_address.max(1),
+        max_header_bytes: args.max_header_bytes.max(1024),
     };
     let accept = tokio::spawn(accept_loop(listener, state, settings, stop));
     Ok(Running {
@@ -219,6 +226,8 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
 struct ConnSettings {
     header_timeout: Duration,
     max_connections: usize,
+    max_per_address: usize,
+    max_header_bytes: usize,
 }
 
 async fn accept_loop(
@@ -229,6 +238,7 @@ async fn accept_loop(
 ) {
     let filter = crate::http::routes(&state);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let per_address = PerAddress::new(settings.max_per_address);
     let refusing = crate::overflow::slots();
     loop {
         let (stream, peer) = tokio::select! {
@@ -244,40 +254,51 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Some(address) = per_address.try_acquire(peer.ip()) else {
+            crate::overflow::refuse(stream, &refusing);
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             crate::overflow::refuse(stream, &refusing);
             continue;
         };
+        let held = ConnectionSlot::new(permit, address);
+        let framing = FramingFlag::default();
+        let io = TokioIo::new(Guarded::new(stream, framing.clone()));
         let warp_service = warp::service(filter.clone());
         // Each request carries its client address (login limits per address).
         // A 405 gets its `Allow` here, where the request's path is at hand.
         // `HEAD` is routed as `GET`: hyper, which parsed the request, sends
         // the answer's headers without its body.
+        // Refused framing is answered before any route sees the request.
         let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
+            let refused = crate::http::framing::refuse(request.headers(), framing.take());
             request.extensions_mut().insert(PeerAddr(peer));
+            request.extensions_mut().insert(held.clone());
             if request.method() == http::Method::HEAD {
                 *request.method_mut() = http::Method::GET;
             }
-            let uri = request.uri().clone();
-            let answer = tower_service::Service::call(&mut warp_service.clone(), request);
+            let mut routes = warp_service.clone();
             async move {
-                answer
+                if let Some(refused) = refused {
+                    return Ok(refused);
+                }
+                let uri = request.uri().clone();
+                tower_service::Service::call(&mut routes, request)
                     .await
                     .map(|response| crate::http::allow::on_405(response, uri.path()))
             }
         });
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(settings.header_timeout)
                 .keep_alive(true)
-                .max_buf_size(64 * 1024);
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+                .max_header_size(settings.max_header_bytes)
+                .max_buf_size(settings.max_header_bytes.max(64 * 1024) + 8192);
+            let conn = builder.serve_connection(io, service).with_upgrades();
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {

@@ -13,6 +13,7 @@ mod devices;
 mod docs;
 pub mod error;
 mod fleet;
+pub mod framing;
 mod guard;
 mod headers;
 pub mod openapi;

@@ -25,9 +25,11 @@ use warp::{Filter, Reply};
 use super::credentials::Presented;
 use super::error::{ApiError, ErrorBody};
 use super::guard::admit;
+use super::peer::{PeerAddr, peer};
 use super::with_state;
 use crate::app::AppState;
 use crate::auth::Access;
+use crate::fairness::{ConnectionSlot, WsRefusal};
 
 /// Largest frame or message a client may send.
 const MAX_INBOUND: usize = 4096;
@@ -55,6 +57,8 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::ws())
         .and(warp::query::<Params>())
         .and(warp::header::headers_cloned())
+        .and(peer())
+        .and(warp::ext::optional::<ConnectionSlot>())
         .and(with_state(state))
         .then(connect)
         .boxed()
@@ -73,19 +77,52 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket request (`not_websocket`), or a bad device id (`bad_device_id`)", body = ErrorBody),
+        (status = 429, description = "This address has its share of live streams open (`too_many_streams`)", body = ErrorBody),
+        (status = 503, description = "Every live stream slot is taken (`busy`)", body = ErrorBody),
     ),
 )]
-async fn connect(ws: Ws, params: Params, headers: HeaderMap, st: Arc<AppState>) -> Response {
+async fn connect(
+    ws: Ws,
+    params: Params,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+    connection: Option<ConnectionSlot>,
+    st: Arc<AppState>,
+) -> Response {
     if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
         return ApiError::bad_request("bad_device_id", m).into_response();
     }
     if let Err(e) = authorise(&st, &params, &headers).await {
         return e.into_response();
     }
+    let ip = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.0.ip());
+    let slot = match st.ws_limits.try_open(ip) {
+        Ok(slot) => slot,
+        Err(refusal) => return refused(refusal).into_response(),
+    };
+    // The stream holds its connection's slots and its own until it closes.
+    let held = (connection, slot);
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
-        .on_upgrade(move |socket| client(socket, st, params, headers))
+        .on_upgrade(move |socket| async move {
+            client(socket, st, params, headers).await;
+            drop(held);
+        })
         .into_response()
+}
+
+fn refused(refusal: WsRefusal) -> ApiError {
+    match refusal {
+        WsRefusal::Full => ApiError::unavailable("busy", "too many live streams; retry shortly", 5),
+        WsRefusal::AddressFull => ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "this address has too many live streams open",
+            )
+        },
+    }
 }
 
 /// Every credential presented, in the query or the headers, must be valid.
