@@ -12,6 +12,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// A second address serving `/status` and `/metrics` without
+    /// credentials (for a scraper on a private network); on the main
+    /// address they need an admin credential.
+    #[arg(long, env = "SOLARWIRE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// MQTT broker to publish every stored upload to (`mqtt://host:port`).
     #[arg(long, env = "SOLARWIRE_MQTT_URL")]
     pub mqtt_url: Option<String>,

@@ -47,6 +47,8 @@ const GRACE: Duration = Duration::from_secs(10);
 pub struct Running {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The `--metrics-listen` address, when there is one.
+    pub metrics_addr: Option<SocketAddr>,
     /// The database file.
     pub database: PathBuf,
     /// Whether a fleet key is configured.
@@ -198,6 +200,21 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         state.store.clone(),
         state.policy.clone(),
     )));
+    let metrics_addr = match args.metrics_listen {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at}: {e}"))?;
+            let addr = listener.local_addr().ok();
+            background.push(tokio::spawn(serve_operational(
+                listener,
+                state.clone(),
+                args.header_timeout,
+            )));
+            addr
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -214,12 +231,41 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let accept = tokio::spawn(accept_loop(listener, state, settings, stop));
     Ok(Running {
         addr,
+        metrics_addr,
         database: database_path(data_dir),
         fleet_mode: fleet.is_some(),
         shutdown,
         accept,
         background,
     })
+}
+
+/// Connections the metrics listener serves at once.
+const OPERATIONAL_CONNECTIONS: usize = 16;
+
+/// Serves `/status` and `/metrics` without credentials on their own address.
+async fn serve_operational(listener: TcpListener, state: Arc<AppState>, header_timeout: Duration) {
+    let filter = crate::http::operational_routes(&state);
+    let slots = Arc::new(Semaphore::new(OPERATIONAL_CONNECTIONS));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        let service = warp::service(filter.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

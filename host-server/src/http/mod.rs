@@ -74,6 +74,13 @@ pub fn routes(
         })
 }
 
+/// `/status` and `/metrics` without credentials, for `--metrics-listen`.
+pub fn operational_routes(
+    state: &Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    ops::operational(state).recover(error::recover).unify()
+}
+
 fn with_state(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Arc<AppState>,), Error = Infallible> + Clone + use<> {
