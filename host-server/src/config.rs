@@ -103,6 +103,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_DEVICE_BURST", default_value_t = 20)]
     pub device_burst: u32,
 
+    /// Boot registrations (`POST /devices`) per second one client address
+    /// may sustain, after a burst of 30 (0 turns the limit off).
+    #[arg(long, env = "SOLARWIRE_REGISTRATION_RATE", default_value_t = 1.0)]
+    pub registration_rate: f64,
+
     /// Uploads waiting for the writer before requests get 503.
     #[arg(long, env = "SOLARWIRE_WRITE_QUEUE", default_value_t = 8192)]
     pub write_queue: usize,

@@ -40,6 +40,9 @@ use crate::wire_guard::{FramingFlag, Guarded};
 const WS_BACKLOG: usize = 1024;
 /// Committed uploads waiting for the live outputs.
 const LIVE_QUEUE: usize = 8192;
+/// Boot registrations one address may send at once above its rate (a
+/// fleet behind one NAT address boots together).
+const REGISTRATION_BURST: u32 = 30;
 /// Time in-flight requests get to finish at shutdown.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -166,6 +169,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         body_timeout: args.body_timeout,
         allow_unsigned_legacy: args.allow_unsigned_legacy,
         rate: DeviceLimiter::new(args.device_rate, args.device_burst),
+        registrations: DeviceLimiter::new(args.registration_rate, REGISTRATION_BURST),
         telemetry,
         live: hub,
         mqtt_enabled,
@@ -180,13 +184,13 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         data_dir: data_dir.to_path_buf(),
         ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
     });
-    if state.rate.is_some() {
+    if state.rate.is_some() || state.registrations.is_some() {
         let pruned = state.clone();
         background.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                if let Some(rate) = &pruned.rate {
+                for rate in [&pruned.rate, &pruned.registrations].into_iter().flatten() {
                     rate.prune();
                 }
             }

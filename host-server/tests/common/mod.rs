@@ -103,6 +103,20 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A JSON POST without credentials.
+    pub async fn anon_post(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        let r = self
+            .anon
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let r = self
             .client
