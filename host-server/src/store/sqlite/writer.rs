@@ -267,9 +267,11 @@ impl Batch<'_> {
                 }
             }
         }
-        let decoded = job
+        let mut decoded = job
             .upload
             .decode(&mut state.stream, &self.limits, Some(job.received_ms));
+        crate::readings::drop_sentinels(&mut decoded.samples);
+
         let upload_id = self.next_upload_id;
         self.next_upload_id += 1;
         let nonce = job.seal.as_ref().map(|(n, _)| n.0);
