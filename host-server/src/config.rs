@@ -32,6 +32,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_COMPAT_PSK", hide_env_values = true)]
     pub compat_psk: Option<String>,
 
+    /// The master key (64+ hex digits) that encrypts device keys at rest.
+    /// Without it, a random one is kept in DATA_DIR/master-key (mode 0600);
+    /// `solarwire device rotate-master-key` replaces it.
+    #[arg(long, env = "SOLARWIRE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+
     /// Fleet-wide AES-128 key (hex) for encrypted envelopes in compat mode.
     #[arg(long, env = "SOLARWIRE_COMPAT_AES_KEY", hide_env_values = true)]
     pub compat_aes_key: Option<String>,

@@ -27,6 +27,7 @@ pub mod device_id;
 pub mod fairness;
 pub mod http;
 pub mod ingest;
+pub mod key_vault;
 pub mod keys;
 pub mod live;
 pub mod mqtt;

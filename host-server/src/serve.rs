@@ -28,6 +28,7 @@ use crate::app::AppState;
 use crate::config::ServeArgs;
 use crate::fairness::{ConnectionSlot, PerAddress, WsLimits};
 use crate::http::peer::PeerAddr;
+use crate::key_vault::{MasterKey, seal_clear_keys};
 use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
 use crate::mqtt::MqttPublisher;
@@ -130,10 +131,18 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         batch: args.write_batch.max(1),
         limits,
     };
+    let master = Arc::new(MasterKey::load(args.master_key.as_deref(), data_dir)?);
+    let sealed = crate::store::sqlite::open_for_admin(data_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|admin| seal_clear_keys(&admin, &master))
+        .map_err(|e| format!("cannot seal the device keys in {}: {e}", data_dir.display()))?;
+    if sealed > 0 {
+        tracing::info!(devices = sealed, "device keys sealed under the master key");
+    }
     let store = SqliteStore::open(data_dir, writer, Some(sink), telemetry.clone())
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
     let store: Arc<dyn crate::store::Store> = Arc::new(store);
-    let keys = Arc::new(KeyRing::new(store.clone(), fleet.clone()));
+    let keys = Arc::new(KeyRing::new(store.clone(), master, fleet.clone()));
     let alerts = AlertEngine::start(
         store.clone(),
         hub.clone(),

@@ -96,3 +96,54 @@ async fn a_per_device_key_upload_must_name_its_path_device() {
     assert_eq!(footprint(&server), before);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_gives_a_fleet_key_device_its_own_key() {
+    let server = Server::start(&["--compat-psk", PSK]).await;
+    let mut fleet = fleet_device("DEV_B");
+    let (_, first) = next_upload(&mut fleet, 0);
+    assert_eq!(
+        server.post("/aggregated/DEV_B", first).await.0,
+        StatusCode::OK
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_solarwire"))
+        .env_remove("SOLARWIRE_MASTER_KEY")
+        .arg("--data-dir")
+        .arg(server.dir.path())
+        .args(["device", "rotate-key", "DEV_B"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let own = text
+        .lines()
+        .find_map(|l| l.split("store it in the device): ").nth(1))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let (_, list) = server.get("/api/v1/devices").await;
+    assert_eq!(list["devices"][0]["key"], "own", "{list}");
+    // The fleet key no longer verifies it (within the cache's poll), its own key does.
+    let mut refused = false;
+    for cycle in 1..40 {
+        let (_, body) = next_upload(&mut fleet, cycle);
+        if server.post("/aggregated/DEV_B", body).await.0 == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the fleet key still verifies DEV_B");
+    let mut device = FirmwareDevice::new(
+        "DEV_B",
+        Keys::new(&hex::decode(own).unwrap()),
+        LAYOUT.to_vec(),
+    );
+    for _ in 0..50 {
+        next_upload(&mut device, 0);
+    }
+    let (_, body) = next_upload(&mut device, 50);
+    let (status, reply) = server.post("/aggregated/DEV_B", body).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    server.stop().await;
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use super::say;
+use crate::key_vault;
 use crate::keys::{generate, parse_hmac_key};
 use crate::store::DeviceKeys;
 use crate::store::sqlite::{Admin, open_for_admin};
@@ -44,6 +45,11 @@ pub enum DeviceCommand {
         /// Device id.
         id: String,
     },
+    /// Replace the master key that encrypts device keys at rest: every
+    /// device's keys are re-sealed under a new random key, written to
+    /// DATA_DIR/master-key. With SOLARWIRE_MASTER_KEY set, the new key is
+    /// printed once instead; set the variable to it before the next start.
+    RotateMasterKey,
     /// Forget a device's last nonce, for a device whose counter wrapped or
     /// was wiped (it then restarts at 11001 and would be refused as a replay).
     ResetNonce {
@@ -71,7 +77,8 @@ pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::Add { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            if !admin.add_device(&id, &keys).map_err(|e| e.to_string())? {
+            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
+            if !admin.add_device(&id, &sealed).map_err(|e| e.to_string())? {
                 return Err(format!(
                     "device {id} already exists (see `solarwire device rotate-key`)"
                 ));
@@ -82,7 +89,8 @@ pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::RotateKey { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            found(&id, admin.rotate_keys(&id, &keys))?;
+            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
+            found(&id, admin.rotate_keys(&id, &sealed))?;
             say(format_args!(
                 "new keys for device {id}; the old ones no longer verify"
             ));
@@ -98,6 +106,7 @@ pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
                 "device {id}: nonce reset; its next upload is accepted with any nonce"
             ));
         }
+        DeviceCommand::RotateMasterKey => rotate_master_key(data_dir, &admin)?,
         DeviceCommand::List { json } => list(&admin, json)?,
         DeviceCommand::Show { id } => {
             let detail = admin
@@ -121,6 +130,27 @@ fn found(id: &str, result: Result<bool, crate::store::StoreError>) -> Result<(),
         Ok(false) => Err(format!("no device {id}")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+fn rotate_master_key(data_dir: &Path, admin: &Admin) -> Result<(), String> {
+    let old = key_vault::from_env(data_dir)?;
+    let secret = key_vault::generate()?;
+    let new = key_vault::MasterKey::from_secret(&secret);
+    let count = key_vault::reseal_all(admin, &old, &new)?;
+    if std::env::var_os(key_vault::MASTER_KEY_ENV).is_some() {
+        say(format_args!(
+            "{count} devices re-sealed; set {} to the new master key (shown once): {}",
+            key_vault::MASTER_KEY_ENV,
+            hex::encode(&secret)
+        ));
+    } else {
+        key_vault::write_key_file(&key_vault::key_path(data_dir), &secret)?;
+        say(format_args!(
+            "{count} devices re-sealed under a new master key in {}",
+            key_vault::key_path(data_dir).display()
+        ));
+    }
+    Ok(())
 }
 
 fn make_keys(args: &KeyArgs) -> Result<DeviceKeys, String> {
@@ -167,7 +197,10 @@ fn list(admin: &Admin, json: bool) -> Result<(), String> {
             d.samples,
             d.last_nonce.map_or("-".into(), |n| n.to_string()),
             d.key,
-            d.firmware_version.as_deref().unwrap_or("-")
+            // Written by devices: control characters are shown escaped.
+            d.firmware_version
+                .as_deref()
+                .map_or("-".into(), |v| v.escape_debug().to_string())
         ));
     }
     Ok(())

@@ -40,18 +40,25 @@ fn device_keys(data_dir: &Path, args: &SimulateArgs, ids: &[String]) -> Result<V
         return Ok(ids.iter().map(|_| Keys::new(&key)).collect());
     }
     let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    let master = crate::key_vault::from_env(data_dir)?;
     let mut added = 0;
     let keys = ids
         .iter()
         .map(|id| {
-            let stored = admin.device_keys(id).map_err(|e| e.to_string())?;
+            let stored = admin
+                .device_keys(id)
+                .map_err(|e| e.to_string())?
+                .map(|k| master.open(id, &k))
+                .transpose()?;
             let hmac = match stored {
                 Some(k) => k
                     .hmac
                     .ok_or_else(|| format!("device {id} uses the fleet key: pass it with --key"))?,
                 None => {
                     let new = generate(false).map_err(|e| format!("no OS randomness: {e}"))?;
-                    admin.add_device(id, &new).map_err(|e| e.to_string())?;
+                    admin
+                        .add_device(id, &master.seal(id, &new)?)
+                        .map_err(|e| e.to_string())?;
                     added += 1;
                     new.hmac.unwrap_or_default()
                 }

@@ -78,7 +78,12 @@ pub fn routes(
 pub fn operational_routes(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    ops::operational(state).recover(error::recover).unify()
+    let open = warp::any()
+        .and_then(|| async { Ok::<_, warp::Rejection>(()) })
+        .untuple_one();
+    ops::operational(state, open)
+        .recover(error::recover)
+        .unify()
 }
 
 fn with_state(

@@ -30,35 +30,25 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .then(|st: Arc<AppState>| async move { respond(ready(&st).await) });
     live.or(ready)
         .unify()
-        .or(operational_path()
-            .and(gate(state, Access::Admin))
-            .and(operational(state)))
+        .or(operational(state, gate(state, Access::Admin)))
         .unify()
         .boxed()
 }
 
-/// Admits `/status` and `/metrics` only, without consuming the path, so
-/// the admin gate sees no other route's requests.
-fn operational_path() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
-    warp::path::peek()
-        .and_then(|path: warp::path::Peek| async move {
-            match path.as_str() {
-                "status" | "metrics" => Ok(()),
-                _ => Err(warp::reject::not_found()),
-            }
-        })
-        .untuple_one()
-}
-
-/// `/status` and `/metrics` with no credential check: behind the admin
-/// gate on the main listener, alone on `--metrics-listen`.
-pub(super) fn operational(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
+/// `/status` and `/metrics` behind `guard`: the admin gate on the main
+/// listener, nothing on `--metrics-listen`.
+pub(super) fn operational<G>(state: &Arc<AppState>, guard: G) -> BoxedFilter<(Response,)>
+where
+    G: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+{
     let status = warp::path!("status")
         .and(warp::get())
+        .and(guard.clone())
         .and(with_state(state))
         .then(|st: Arc<AppState>| async move { respond(status(&st).await) });
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(guard)
         .and(with_state(state))
         .map(|st: Arc<AppState>| metrics(&st));
     status.or(metrics).unify().boxed()
