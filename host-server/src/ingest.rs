@@ -62,14 +62,10 @@ async fn run(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcom
     if let Some(limiter) = &state.rate
         && let Err(wait) = limiter.check(&job.device)
     {
-        return Err(ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("device {} is over its upload rate", job.device),
-            )
-        });
+        return Err(ApiError::rate_limited(
+            format!("device {} is over its upload rate", job.device),
+            wait,
+        ));
     }
     let device = job.device.clone();
     state.store.ingest(job).await.map_err(|e| match e {

@@ -8,65 +8,41 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::Server;
+use common::{PASSWORD, Server, add_user, login_json};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn add_user(server: &Server, name: &str) {
-    let r = server
-        .client
-        .post(format!("{}/api/v1/users", server.url))
-        .json(&json!({ "name": name, "role": "admin", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-}
-
-async fn login(server: &Server, name: &str, password: &str) -> (StatusCode, Value) {
-    let r = server
-        .anon
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({ "username": name, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn successful_logins_do_not_lock_an_account_and_reset_its_count() {
     let server = Server::start(&["--login-rate", "3"]).await;
-    add_user(&server, "ada").await;
+    add_user(&server, "ada", "admin").await;
     // Many successful logins: never limited.
     for _ in 0..6 {
-        assert_eq!(login(&server, "ada", PASSWORD).await.0, StatusCode::OK);
+        assert_eq!(login_json(&server, "ada", PASSWORD).await.0, StatusCode::OK);
     }
     // Two failures, a success, two more failures: the success reset the count.
     for _ in 0..2 {
         assert_eq!(
-            login(&server, "ada", "wrong password!").await.0,
+            login_json(&server, "ada", "wrong password!").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(login(&server, "ada", PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(login_json(&server, "ada", PASSWORD).await.0, StatusCode::OK);
     for _ in 0..2 {
         assert_eq!(
-            login(&server, "ada", "wrong password!").await.0,
+            login_json(&server, "ada", "wrong password!").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(login(&server, "ada", PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(login_json(&server, "ada", PASSWORD).await.0, StatusCode::OK);
     // Three failures in a row still lock it.
     for _ in 0..3 {
-        login(&server, "ada", "wrong password!").await;
+        login_json(&server, "ada", "wrong password!").await;
     }
-    let (status, e) = login(&server, "ada", PASSWORD).await;
+    let (status, e) = login_json(&server, "ada", PASSWORD).await;
     assert_eq!(
         (status, e["error"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
@@ -77,8 +53,8 @@ async fn successful_logins_do_not_lock_an_account_and_reset_its_count() {
 #[tokio::test]
 async fn a_token_not_yet_valid_is_refused() {
     let server = Server::start(&[]).await;
-    add_user(&server, "ada").await;
-    let (_, tokens) = login(&server, "ada", PASSWORD).await;
+    add_user(&server, "ada", "admin").await;
+    let (_, tokens) = login_json(&server, "ada", PASSWORD).await;
     let genuine = tokens["access_token"].as_str().unwrap();
     let secret = hex::decode(
         std::fs::read_to_string(server.dir.path().join("jwt-secret"))

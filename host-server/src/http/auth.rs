@@ -240,14 +240,10 @@ async fn login(
         && let Err(wait) = limiter.check(&name, client, started)
     {
         tracing::warn!(user = name, "login rate limited");
-        return Err(ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many login attempts; wait and try again",
-            )
-        });
+        return Err(ApiError::rate_limited(
+            "too many login attempts; wait and try again",
+            wait,
+        ));
     }
     let found = state
         .store

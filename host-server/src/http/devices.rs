@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
@@ -157,14 +156,10 @@ async fn register(
     if let (Some(limiter), Some(peer)) = (&state.registrations, peer)
         && let Err(wait) = limiter.check(&peer.0.ip().to_string())
     {
-        return Err(ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many registrations from this address",
-            )
-        });
+        return Err(ApiError::rate_limited(
+            "too many registrations from this address",
+            wait,
+        ));
     }
     let sent: Registration = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registration: {e}")))?;
