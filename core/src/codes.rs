@@ -29,7 +29,7 @@ macro_rules! error_codes {
 /// [`ArgumentError`](crate::ArgumentError) and
 /// [`EnvelopeV2Error`](crate::envelope_v2::EnvelopeV2Error).
 /// Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 18] = [
+pub const ALL_ERROR_CODES: [&str; 19] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -48,6 +48,7 @@ pub const ALL_ERROR_CODES: [&str; 18] = [
     "invalid_catalog",
     "invalid_argument",
     "clock_skew",
+    "device_mismatch",
 ];
 
 #[cfg(test)]

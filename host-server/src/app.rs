@@ -30,6 +30,8 @@ pub struct AppState {
     pub allow_unsigned_legacy: bool,
     /// Per-device rate limit, when on.
     pub rate: Option<DeviceLimiter>,
+    /// Boot registrations per client address (keyed by the address text).
+    pub registrations: Option<DeviceLimiter>,
     /// Counters.
     pub telemetry: Arc<Telemetry>,
     /// Live outputs (WebSocket clients).
@@ -46,4 +48,6 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::AlertEngine>,
     /// Where the data lives.
     pub data_dir: PathBuf,
+    /// Caps on open WebSocket streams.
+    pub ws_limits: crate::fairness::WsLimits,
 }

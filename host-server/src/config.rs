@@ -12,6 +12,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// A second address serving `/status` and `/metrics` without
+    /// credentials (for a scraper on a private network); on the main
+    /// address they need an admin credential.
+    #[arg(long, env = "SOLARWIRE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// MQTT broker to publish every stored upload to (`mqtt://host:port`).
     #[arg(long, env = "SOLARWIRE_MQTT_URL")]
     pub mqtt_url: Option<String>,
@@ -25,6 +31,12 @@ pub struct ServeArgs {
     /// the environment variable: command lines are visible to other users.
     #[arg(long, env = "SOLARWIRE_COMPAT_PSK", hide_env_values = true)]
     pub compat_psk: Option<String>,
+
+    /// The master key (64+ hex digits) that encrypts device keys at rest.
+    /// Without it, a random one is kept in DATA_DIR/master-key (mode 0600);
+    /// `solarwire device rotate-master-key` replaces it.
+    #[arg(long, env = "SOLARWIRE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
 
     /// Fleet-wide AES-128 key (hex) for encrypted envelopes in compat mode.
     #[arg(long, env = "SOLARWIRE_COMPAT_AES_KEY", hide_env_values = true)]
@@ -65,6 +77,30 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Open connections one client address may hold (counted from accept to
+    /// close, WebSocket streams included); more are answered 503 `busy`.
+    /// Half the global cap by default, so one address cannot starve others.
+    #[arg(
+        long,
+        env = "SOLARWIRE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 512
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Open WebSocket streams at most; more are answered 503 `busy`.
+    #[arg(long, env = "SOLARWIRE_MAX_WS", default_value_t = 256)]
+    pub max_ws: usize,
+
+    /// Open WebSocket streams one client address may hold; more are answered
+    /// 429 `too_many_streams`.
+    #[arg(long, env = "SOLARWIRE_MAX_WS_PER_ADDRESS", default_value_t = 32)]
+    pub max_ws_per_address: usize,
+
+    /// Largest request head (request line and headers) in bytes; a larger
+    /// one is answered 431 `headers_too_large`.
+    #[arg(long, env = "SOLARWIRE_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
     /// Uploads per second each device may sustain (0 turns the limit off).
     #[arg(long, env = "SOLARWIRE_DEVICE_RATE", default_value_t = 5.0)]
     pub device_rate: f64,
@@ -72,6 +108,11 @@ pub struct ServeArgs {
     /// Uploads a device may send at once above its rate.
     #[arg(long, env = "SOLARWIRE_DEVICE_BURST", default_value_t = 20)]
     pub device_burst: u32,
+
+    /// Boot registrations (`POST /devices`) per second one client address
+    /// may sustain, after a burst of 30 (0 turns the limit off).
+    #[arg(long, env = "SOLARWIRE_REGISTRATION_RATE", default_value_t = 1.0)]
+    pub registration_rate: f64,
 
     /// Uploads waiting for the writer before requests get 503.
     #[arg(long, env = "SOLARWIRE_WRITE_QUEUE", default_value_t = 8192)]

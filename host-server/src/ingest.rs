@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use http::StatusCode;
 use solarwire_core::envelope::{Envelope, EnvelopeError, Verified};
-use solarwire_core::upload::{Format, Upload, UploadError, is_bare_body};
+use solarwire_core::upload::{Format, Upload, UploadError, attribute, is_bare_body};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
@@ -62,14 +62,10 @@ async fn run(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcom
     if let Some(limiter) = &state.rate
         && let Err(wait) = limiter.check(&job.device)
     {
-        return Err(ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("device {} is over its upload rate", job.device),
-            )
-        });
+        return Err(ApiError::rate_limited(
+            format!("device {} is over its upload rate", job.device),
+            wait,
+        ));
     }
     let device = job.device.clone();
     state.store.ingest(job).await.map_err(|e| match e {
@@ -94,6 +90,7 @@ async fn aggregated(
     let resolved = resolve(state, &device).await?;
     let verified = open(envelope, &resolved, &device)?;
     let upload = parse_upload(state, &verified.payload)?;
+    bind(&device, &upload)?;
     Ok(job(
         device,
         &resolved,
@@ -240,6 +237,18 @@ fn parse_upload(state: &AppState, json: &[u8]) -> Result<Upload, ApiError> {
         UploadError::TooLarge { .. } => ApiError::too_large(e.to_string()),
         _ => ApiError::bad_request(e.code(), e.to_string()),
     })
+}
+
+/// The MAC-covered `device_id` must name the path's device (checked after
+/// the MAC, before replay): a 401 like any other authentication failure.
+fn bind(device: &str, upload: &Upload) -> Result<(), ApiError> {
+    attribute(
+        Format::Aggregated,
+        Some(device),
+        upload.device_id.as_deref(),
+    )
+    .map(drop)
+    .map_err(|e| auth_failure(device, e.code()))
 }
 
 fn structure_error(e: EnvelopeError) -> ApiError {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use solarwire_core::envelope::{FIRMWARE_IV, Keys};
 
+use crate::key_vault::MasterKey;
 use crate::store::{DeviceKeys, Store, StoreError};
 
 /// Bytes of a generated HMAC key (the firmware's key size).
@@ -88,16 +89,19 @@ pub struct Resolved {
 /// Looks up device keys, with the fleet key as fallback in compat mode.
 pub struct KeyRing {
     store: Arc<dyn Store>,
+    master: Arc<MasterKey>,
     fleet: Option<Keys>,
     cache: RwLock<HashMap<String, Arc<Resolved>>>,
     epoch: AtomicU64,
 }
 
 impl KeyRing {
-    /// A key ring over `store`; `fleet` is the compat-mode key set.
-    pub fn new(store: Arc<dyn Store>, fleet: Option<Keys>) -> Self {
+    /// A key ring over `store`, whose keys `master` opens; `fleet` is the
+    /// compat-mode key set.
+    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, fleet: Option<Keys>) -> Self {
         Self {
             store,
+            master,
             fleet,
             cache: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(u64::MAX),
@@ -112,7 +116,12 @@ impl KeyRing {
         if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(device).cloned()) {
             return Ok(Some(hit));
         }
-        let resolved = match self.store.device_keys(device).await? {
+        let stored = self.store.device_keys(device).await?;
+        let opened = stored
+            .map(|keys| self.master.open(device, &keys))
+            .transpose()
+            .map_err(StoreError)?;
+        let resolved = match opened {
             Some(DeviceKeys {
                 hmac: Some(hmac),
                 aes,
@@ -146,6 +155,14 @@ impl KeyRing {
             cache.insert(device.to_owned(), resolved.clone());
         }
         Ok(Some(resolved))
+    }
+
+    /// `keys` as the store keeps them: sealed under the master key.
+    ///
+    /// # Errors
+    /// When the OS has no randomness.
+    pub fn seal(&self, device: &str, keys: &DeviceKeys) -> Result<DeviceKeys, String> {
+        self.master.seal(device, keys)
     }
 
     /// The fleet key set (compat mode), to open envelopes that name no device.

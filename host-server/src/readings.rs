@@ -26,9 +26,18 @@ pub fn profile() -> &'static Profile {
 
 /// The number a raw register value stands for, in the register's unit: the
 /// one conversion behind rollups, series, energy and alerts (`None`: no
-/// measurement, e.g. a sentinel once the catalog marks them).
+/// measurement, a sentinel such as the inverter's "not available").
 pub fn value(register: &Register, raw: u16) -> Option<f64> {
-    Some(register.read(raw).value.to_f64())
+    (!register.is_sentinel(raw)).then(|| register.read(raw).value.to_f64())
+}
+
+/// Drops the "not available" sentinels (`0xFFFF`) from decoded samples:
+/// they are stored as missing values, so charts show gaps and energy and
+/// alerts never see them.
+pub fn drop_sentinels(samples: &mut [solarwire_core::upload::Sample]) {
+    for sample in samples {
+        sample.registers = profile().measured(&sample.registers);
+    }
 }
 
 /// Where a sample sits, besides its values.

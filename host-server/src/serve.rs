@@ -3,9 +3,11 @@
 //! warp's own `serve` sets no timer, so hyper would never time out a slow
 //! client's headers. This loop serves each connection with hyper's HTTP/1
 //! builder, a Tokio timer and a header read timeout (which also closes idle
-//! keep-alive connections), and caps open connections with a semaphore:
-//! at the cap, a new connection is answered 503 `busy` with `Retry-After`
-//! and closed ([`crate::overflow`]).
+//! keep-alive connections), and caps open connections with a semaphore and
+//! per client address ([`crate::fairness`]): at a cap, a new connection is
+//! answered 503 `busy` with `Retry-After` and closed ([`crate::overflow`]).
+//! Each connection's bytes pass [`crate::wire_guard`] (ambiguous framing,
+//! hyper's own error answers in the JSON shape).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,7 +26,9 @@ use tokio::task::JoinHandle;
 use crate::alerts::AlertEngine;
 use crate::app::AppState;
 use crate::config::ServeArgs;
+use crate::fairness::{ConnectionSlot, PerAddress, WsLimits};
 use crate::http::peer::PeerAddr;
+use crate::key_vault::{MasterKey, seal_clear_keys};
 use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
 use crate::mqtt::MqttPublisher;
@@ -33,11 +37,15 @@ use crate::store::ingest::{CommitSink, IngestConfig};
 use crate::store::sqlite::database_path;
 use crate::store::{StoreOptions, data_dir_url, open_store};
 use crate::telemetry::Telemetry;
+use crate::wire_guard::{FramingFlag, Guarded};
 
 /// Messages a WebSocket client may fall behind by before it is closed.
 const WS_BACKLOG: usize = 1024;
 /// Committed uploads waiting for the live outputs.
 const LIVE_QUEUE: usize = 8192;
+/// Boot registrations one address may send at once above its rate (a
+/// fleet behind one NAT address boots together).
+const REGISTRATION_BURST: u32 = 30;
 /// Time in-flight requests get to finish at shutdown.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -45,6 +53,8 @@ const GRACE: Duration = Duration::from_secs(10);
 pub struct Running {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// The `--metrics-listen` address, when there is one.
+    pub metrics_addr: Option<SocketAddr>,
     /// The database file.
     pub database: PathBuf,
     /// Whether a fleet key is configured.
@@ -131,7 +141,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     };
     let store = open_store(&data_dir_url(data_dir), options)
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
-    let keys = Arc::new(KeyRing::new(store.clone(), fleet.clone()));
+    let master = Arc::new(MasterKey::load(args.master_key.as_deref(), data_dir)?);
+    let sealed = seal_clear_keys(store.as_ref(), &master)
+        .await
+        .map_err(|e| format!("cannot seal the device keys in {}: {e}", data_dir.display()))?;
+    if sealed > 0 {
+        tracing::info!(devices = sealed, "device keys sealed under the master key");
+    }
+    let keys = Arc::new(KeyRing::new(store.clone(), master, fleet.clone()));
     let alerts = AlertEngine::start(
         store.clone(),
         hub.clone(),
@@ -167,6 +184,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         body_timeout: args.body_timeout,
         allow_unsigned_legacy: args.allow_unsigned_legacy,
         rate: DeviceLimiter::new(args.device_rate, args.device_burst),
+        registrations: DeviceLimiter::new(args.registration_rate, REGISTRATION_BURST),
         telemetry,
         live: hub,
         mqtt_enabled,
@@ -179,14 +197,15 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         rejections: crate::rejections::Rejections::default(),
         alerts,
         data_dir: data_dir.to_path_buf(),
+        ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
     });
-    if state.rate.is_some() {
+    if state.rate.is_some() || state.registrations.is_some() {
         let pruned = state.clone();
         background.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                if let Some(rate) = &pruned.rate {
+                for rate in [&pruned.rate, &pruned.registrations].into_iter().flatten() {
                     rate.prune();
                 }
             }
@@ -200,6 +219,21 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         state.store.clone(),
         state.policy.clone(),
     )));
+    let metrics_addr = match args.metrics_listen {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on {at}: {e}"))?;
+            let addr = listener.local_addr().ok();
+            background.push(tokio::spawn(serve_operational(
+                listener,
+                state.clone(),
+                args.header_timeout,
+            )));
+            addr
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -210,10 +244,13 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let settings = ConnSettings {
         header_timeout: args.header_timeout,
         max_connections: args.max_connections.max(1),
+        max_per_address: args.max_connections_per_address.max(1),
+        max_header_bytes: args.max_header_bytes.max(1024),
     };
     let accept = tokio::spawn(accept_loop(listener, state, settings, stop));
     Ok(Running {
         addr,
+        metrics_addr,
         database: database_path(data_dir),
         fleet_mode: fleet.is_some(),
         shutdown,
@@ -222,10 +259,40 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     })
 }
 
+/// Connections the metrics listener serves at once.
+const OPERATIONAL_CONNECTIONS: usize = 16;
+
+/// Serves `/status` and `/metrics` without credentials on their own address.
+async fn serve_operational(listener: TcpListener, state: Arc<AppState>, header_timeout: Duration) {
+    let filter = crate::http::operational_routes(&state);
+    let slots = Arc::new(Semaphore::new(OPERATIONAL_CONNECTIONS));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        let service = warp::service(filter.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct ConnSettings {
     header_timeout: Duration,
     max_connections: usize,
+    max_per_address: usize,
+    max_header_bytes: usize,
 }
 
 async fn accept_loop(
@@ -236,6 +303,7 @@ async fn accept_loop(
 ) {
     let filter = crate::http::routes(&state);
     let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let per_address = PerAddress::new(settings.max_per_address);
     let refusing = crate::overflow::slots();
     loop {
         let (stream, peer) = tokio::select! {
@@ -251,40 +319,51 @@ async fn accept_loop(
             _ = stop.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Some(address) = per_address.try_acquire(peer.ip()) else {
+            crate::overflow::refuse(stream, &refusing);
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             crate::overflow::refuse(stream, &refusing);
             continue;
         };
+        let held = ConnectionSlot::new(permit, address);
+        let framing = FramingFlag::default();
+        let io = TokioIo::new(Guarded::new(stream, framing.clone()));
         let warp_service = warp::service(filter.clone());
         // Each request carries its client address (login limits per address).
         // A 405 gets its `Allow` here, where the request's path is at hand.
         // `HEAD` is routed as `GET`: hyper, which parsed the request, sends
         // the answer's headers without its body.
+        // Refused framing is answered before any route sees the request.
         let service = hyper::service::service_fn(move |mut request: http::Request<_>| {
+            let refused = crate::http::framing::refuse(request.headers(), framing.take());
             request.extensions_mut().insert(PeerAddr(peer));
+            request.extensions_mut().insert(held.clone());
             if request.method() == http::Method::HEAD {
                 *request.method_mut() = http::Method::GET;
             }
-            let uri = request.uri().clone();
-            let answer = tower_service::Service::call(&mut warp_service.clone(), request);
+            let mut routes = warp_service.clone();
             async move {
-                answer
+                if let Some(refused) = refused {
+                    return Ok(refused);
+                }
+                let uri = request.uri().clone();
+                tower_service::Service::call(&mut routes, request)
                     .await
                     .map(|response| crate::http::allow::on_405(response, uri.path()))
             }
         });
         let mut stop = stop.clone();
         tokio::spawn(async move {
-            let _permit = permit;
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(settings.header_timeout)
                 .keep_alive(true)
-                .max_buf_size(64 * 1024);
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+                .max_header_size(settings.max_header_bytes)
+                .max_buf_size(settings.max_header_bytes.max(64 * 1024) + 8192);
+            let conn = builder.serve_connection(io, service).with_upgrades();
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {

@@ -7,35 +7,11 @@ mod common;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use common::{Server, add_api_key};
+use common::{PASSWORD, Server, add_api_key, add_user, login_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use solarwire_server::auth::jwt::{ACCESS_TTL_S, Signer};
 use solarwire_server::store::access::{Role, Scope, User};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn add_user(server: &Server, name: &str, role: &str) {
-    let r = server
-        .client
-        .post(format!("{}/api/v1/users", server.url))
-        .json(&json!({ "name": name, "role": role, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-}
-
-async fn login_json(server: &Server, name: &str, password: &str) -> (StatusCode, Value) {
-    let r = server
-        .anon
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&json!({ "username": name, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
 
 async fn form(server: &Server, path: &str, body: &str) -> (StatusCode, Value) {
     let r = server

@@ -325,36 +325,6 @@ async fn the_fleet_key_registers_devices_on_their_first_valid_upload() {
 }
 
 #[tokio::test]
-async fn registration_updates_known_devices_only() {
-    let server = Server::start(&[]).await;
-    server.add_device("ESP32_001");
-    let reg = r#"{"device_id":"ESP32_001","device_name":"roof","firmware_version":"1.3.4","location":"lab","description":"x"}"#;
-    assert_eq!(server.post("/devices", reg).await.0, StatusCode::OK);
-    let (status, reply) = server.post("/devices", reg).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (StatusCode::CONFLICT, Some("already_registered"))
-    );
-    let newer = reg.replace("1.3.4", "1.3.5");
-    assert_eq!(server.post("/devices", newer).await.0, StatusCode::OK);
-    let (_, detail) = server.get("/api/v1/devices/ESP32_001").await;
-    assert_eq!(detail["firmware_version"], "1.3.5");
-    assert_eq!(detail["location"], "lab");
-    let unknown = r#"{"device_id":"ESP32_404","firmware_version":"1.3.4"}"#;
-    let (status, reply) = server.post("/devices", unknown).await;
-    assert_eq!(
-        (status, reply["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("unknown_device"))
-    );
-    assert_eq!(
-        server.post("/devices", "[]").await.0,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(server.count("devices"), 1);
-    server.stop().await;
-}
-
-#[tokio::test]
 async fn a_locked_store_answers_503_and_recovers() {
     let server = Server::start(&[]).await;
     let mut device = server.add_device("D1");

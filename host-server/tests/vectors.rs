@@ -95,7 +95,9 @@ fn inner_device(body: &str) -> String {
 /// The HTTP answer architecture §3 gives a core error code.
 fn expected_status(code: &str) -> StatusCode {
     match code {
-        "mac_mismatch" | "decrypt_failed" | "missing_key" => StatusCode::UNAUTHORIZED,
+        "mac_mismatch" | "decrypt_failed" | "missing_key" | "device_mismatch" => {
+            StatusCode::UNAUTHORIZED
+        }
         "replay" => StatusCode::CONFLICT,
         "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::BAD_REQUEST,
@@ -138,7 +140,13 @@ async fn every_upload_vector_is_stored_as_expected() {
             // answered 200 (so the device stops re-sending it), each packet
             // reporting its error; anything else is refused and changes nothing.
             let codec = ["truncated", "unknown_marker", "bad_header", "missing_state"];
-            let auth = ["mac_mismatch", "decrypt_failed", "missing_key", "replay"];
+            let auth = [
+                "mac_mismatch",
+                "decrypt_failed",
+                "missing_key",
+                "replay",
+                "device_mismatch",
+            ];
             let packet_level =
                 codec.contains(&code) || (status == StatusCode::OK && !auth.contains(&code));
             if packet_level {
@@ -210,59 +218,86 @@ async fn every_upload_vector_is_stored_as_expected() {
     }
 }
 
+/// The device an authentic envelope's upload names (uploads are bound to
+/// their path device), else a fresh id.
+fn envelope_device(v: &Value, keys: &DeviceKeys, i: usize) -> String {
+    let core = solarwire_server::keys::core_keys(keys.hmac.as_deref().unwrap(), keys.aes);
+    solarwire_core::envelope::Envelope::parse(v["envelope"].as_str().unwrap().as_bytes())
+        .and_then(|e| e.open(&core))
+        .ok()
+        .and_then(|opened| serde_json::from_slice::<Value>(&opened.payload).ok())
+        .and_then(|inner| inner["device_id"].as_str().map(str::to_owned))
+        .filter(|id| solarwire_server::device_id::check(id).is_ok())
+        .unwrap_or_else(|| format!("env-{i}"))
+}
+
 #[tokio::test]
 async fn every_envelope_vector_maps_to_its_http_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cases = Vec::new();
+    // One server per round; a device id appears at most once in a round.
+    let mut rounds: Vec<Vec<(String, String, Value, DeviceKeys)>> = Vec::new();
+    let mut total = 0;
     for (i, (file, v)) in vectors("envelope").into_iter().enumerate() {
         let Some(keys) = keys_of(&v) else { continue };
-        let device = format!("env-{i}");
-        add_device_keys(dir.path(), &device, keys);
-        set_last_nonce(dir.path(), &device, &v);
-        cases.push((format!("{}#{}", file.display(), v["id"]), device, v));
+        let device = envelope_device(&v, &keys, i);
+        let name = format!("{}#{}", file.display(), v["id"]);
+        let round = rounds.iter().position(|r| r.iter().all(|c| c.1 != device));
+        let case = (name, device, v, keys);
+        match round {
+            Some(r) => rounds[r].push(case),
+            None => rounds.push(vec![case]),
+        }
+        total += 1;
     }
-    assert!(
-        cases.len() > 100,
-        "too few envelope vectors: {}",
-        cases.len()
-    );
-    let server = Server::start_in(dir, &["--device-rate", "0"]).await;
-    let mut stored = 0;
-    for (name, device, v) in &cases {
-        let nonce_before = server.last_nonce(device);
-        let body = v["envelope"].as_str().unwrap();
-        let (status, reply) = server.post(&format!("/aggregated/{device}"), body).await;
-        match v["error"].as_str() {
-            Some(code @ ("mac_mismatch" | "decrypt_failed" | "missing_key")) => {
-                assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} ({code}): {reply}");
-                assert_eq!(reply["error"], "unauthorized", "{name}: one outward code");
-            }
-            Some(code @ ("malformed" | "bad_base64" | "bad_mac_encoding")) => {
-                assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {reply}");
-                assert_eq!(reply["error"], code, "{name}");
-            }
-            // Authentic envelopes: stored (fresh) or 409 (replay) when the
-            // payload is an upload; otherwise malformed, before the replay stage.
-            other => {
-                let ok = if other == Some("replay") {
-                    StatusCode::CONFLICT
-                } else {
-                    StatusCode::OK
-                };
-                let malformed = status == StatusCode::BAD_REQUEST && reply["error"] == "malformed";
-                assert!(status == ok || malformed, "{name}: {status} {reply}");
-                if status == StatusCode::OK {
-                    stored += 1;
-                    continue;
-                }
+    assert!(total > 100, "too few envelope vectors: {total}");
+    for cases in rounds {
+        let dir = tempfile::tempdir().unwrap();
+        for (_, device, v, keys) in &cases {
+            add_device_keys(dir.path(), device, keys.clone());
+            set_last_nonce(dir.path(), device, v);
+        }
+        let server = Server::start_in(dir, &["--device-rate", "0"]).await;
+        let mut stored = 0;
+        for (name, device, v, _) in &cases {
+            stored += check_envelope_vector(&server, name, device, v).await;
+        }
+        assert_eq!(count(server.dir.path(), "uploads"), stored);
+        server.stop().await;
+    }
+}
+
+/// Posts one envelope vector and checks its answer; 1 when it was stored.
+async fn check_envelope_vector(server: &Server, name: &str, device: &str, v: &Value) -> i64 {
+    let nonce_before = server.last_nonce(device);
+    let body = v["envelope"].as_str().unwrap();
+    let (status, reply) = server.post(&format!("/aggregated/{device}"), body).await;
+    match v["error"].as_str() {
+        Some(code @ ("mac_mismatch" | "decrypt_failed" | "missing_key")) => {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} ({code}): {reply}");
+            assert_eq!(reply["error"], "unauthorized", "{name}: one outward code");
+        }
+        Some(code @ ("malformed" | "bad_base64" | "bad_mac_encoding")) => {
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {reply}");
+            assert_eq!(reply["error"], code, "{name}");
+        }
+        // Authentic envelopes: stored (fresh) or 409 (replay) when the
+        // payload is an upload; otherwise malformed, before the replay stage.
+        other => {
+            let ok = if other == Some("replay") {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::OK
+            };
+            let malformed = status == StatusCode::BAD_REQUEST && reply["error"] == "malformed";
+            assert!(status == ok || malformed, "{name}: {status} {reply}");
+            if status == StatusCode::OK {
+                return 1;
             }
         }
-        assert_eq!(
-            server.last_nonce(device),
-            nonce_before,
-            "{name}: nonce untouched"
-        );
     }
-    assert_eq!(count(server.dir.path(), "uploads"), stored);
-    server.stop().await;
+    assert_eq!(
+        server.last_nonce(device),
+        nonce_before,
+        "{name}: nonce untouched"
+    );
+    0
 }

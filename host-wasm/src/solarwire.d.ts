@@ -234,6 +234,7 @@ export type ErrorCode =
   | "too_large"
   | "unknown_register"
   | "out_of_range"
+  | "device_mismatch"
   | "unknown_profile"
   | "invalid_catalog"
   | "invalid_argument";

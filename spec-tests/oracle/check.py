@@ -66,7 +66,7 @@ ERRORS = {
 ERRORS["envelope_v2"] = {"malformed", "too_large", "missing_key", "mac_mismatch",
                          "decrypt_failed", "clock_skew", "replay"}
 ERRORS["seal"] = ERRORS["envelope"]
-ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"]
+ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"] | {"device_mismatch"}
 
 COMMON = {"id", "comment", "expect", "error", "error_detail"}
 OPTIONAL = {"packet_b64", "sequence_b64", "input", "lossy", "sequence_register_ids",
@@ -326,9 +326,11 @@ def run_upload(v):
         if type(device_id) is not str:
             raise Reject("malformed", "legacy body without device_id")
     else:
-        device_id = v.get("path_device_id")  # §1.1: the path id, not the inner device_id
+        device_id = v.get("path_device_id")  # §1.1: the path id ...
         if type(device_id) is not str:
             raise Bad("aggregated vector without path_device_id")
+        if upload.get("device_id") != device_id:  # ... which the MAC-covered id must equal
+            raise Reject("device_mismatch", "inner device_id is not the path id")
     default_layout = None
     if "register_mapping" in upload:
         default_layout = layout_from_mapping(upload["register_mapping"])

@@ -8,7 +8,7 @@ Writes, under spec-tests/vectors/:
                      sequences that pin down which ring entries a decoder may trust after a
                      lossy (0x50) or lost (truncated) packet
   upload-edges.json  upload suite: F1/F2, F6, F7, F12, F19, F26, limits, malformed bodies,
-                     legacy direct values, path id vs inner id
+                     legacy direct values, path id bound to inner id
 
 Everything is computed here with the standard library (hmac, hashlib, base64, json, struct)
 and the oracle's codec (spec-tests/oracle/codec.py, written from the spec alone):
@@ -673,9 +673,10 @@ def upload_edges():
     add("register-count-disagrees-second-packet", "§6.1: the same inconsistent packet after a "
         "good one: only the bad packet fails, the good packet's samples are kept",
         sealed(upload_text([pa, pm], mapping_from=DEFAULT6)), expect(samples_of(flat_a, DEFAULT6)))
-    add("inner-device-id-differs", "§1.1: the device id is the URL path segment; the inner "
-        "device_id (ESP32_002) is not compared -> accepted, device_id is the PATH id ESP32_001",
-        sealed(upload_text([pd], device_id="ESP32_002")), expect(samples_of(flat_d, DEFAULT6)))
+    add("inner-device-id-differs", "§1.1 + issue 12: the MAC-covered inner device_id "
+        "(ESP32_002) must equal the path id (ESP32_001), or a fleet-key upload of one device "
+        "could be stored as another's -> device_mismatch, nonce unmoved",
+        sealed(upload_text([pd], device_id="ESP32_002")), error="device_mismatch")
     direct = [2304, 52, 5001, 3456, 3398, 71, 69, 452, 100, 1205]
     legacy_list = dump({"device_id": "ESP32_EcoWatt_Smart", "timestamp": 123456,
                         "data_type": "compressed_sensor_batch", "total_samples": 1,
@@ -690,7 +691,7 @@ def upload_edges():
     write("upload-edges.json", "upload",
           "upload edges: count byte overflow (F6), truncated base64 (F7), per-packet layouts "
           "(F12), semantic packets (F1/F2), duplicates (F26), missing envelope (F19), packet and "
-          "value limits, malformed bodies, legacy direct values, path id vs inner id", vs)
+          "value limits, malformed bodies, legacy direct values, path id bound to inner id", vs)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ pub struct Register {
     /// Whether the device may write it (remote commands).
     #[serde(default)]
     pub writable: bool,
+    /// Raw values that mean "not available" (the inverter's `0xFFFF`), not
+    /// a measurement: stored as missing, never converted.
+    #[serde(default)]
+    pub sentinels: Vec<u16>,
     /// What it measures.
     #[serde(default)]
     pub description: String,
@@ -254,14 +258,33 @@ impl Profile {
     ///
     /// # Errors
     /// `unknown_register`, `out_of_range` (raw outside 0..=65535).
+    ///
+    /// A sentinel converts like any raw value (as the firmware prints it);
+    /// hosts that store or sum values drop them first ([`Self::measured`]).
     pub fn convert(&self, reference: RegisterRef<'_>, raw: i64) -> Result<Reading<'_>, UnitError> {
         let register = self.lookup(reference)?;
         let raw = u16::try_from(raw).map_err(|_| UnitError::OutOfRange { raw })?;
         Ok(register.read(raw))
     }
+
+    /// A sample's `(register id, raw)` values without the sentinels of the
+    /// registers this profile knows: what is stored, shown and summed.
+    pub fn measured(&self, registers: &[(u8, u16)]) -> Vec<(u8, u16)> {
+        registers
+            .iter()
+            .copied()
+            .filter(|&(id, raw)| !self.by_id(id).is_some_and(|r| r.is_sentinel(raw)))
+            .collect()
+    }
 }
 
 impl Register {
+    /// Whether `raw` means "not available" for this register (catalog
+    /// field `sentinels`), rather than a measurement.
+    pub fn is_sentinel(&self, raw: u16) -> bool {
+        self.sentinels.contains(&raw)
+    }
+
     /// Converts a raw wire value of this register.
     pub fn read(&self, raw: u16) -> Reading<'_> {
         let signed = match self.kind {
@@ -304,6 +327,22 @@ mod tests {
         assert_eq!(text("REG_PAC", 4000), "4000W");
         assert_eq!(text("REG_IPV2", 65), "0.65A");
         assert_eq!(text("REG_TEMP", 550), "550°C");
+    }
+
+    #[test]
+    fn sentinels_are_not_measurements() {
+        let catalog = Catalog::builtin();
+        let current = catalog.default_profile().unwrap();
+        let pac = current.lookup(RegisterRef::Name("Pac")).unwrap();
+        assert!(pac.is_sentinel(0xFFFF) && !pac.is_sentinel(0xFFFE));
+        let pow = current.lookup(RegisterRef::Name("Pow")).unwrap();
+        assert!(!pow.is_sentinel(0xFFFF), "a percent the device writes");
+        assert_eq!(
+            current.measured(&[(9, 65535), (0, 2300), (8, 65535)]),
+            [(0, 2300), (8, 65535)]
+        );
+        let legacy = catalog.profile("legacy").unwrap();
+        assert_eq!(legacy.measured(&[(9, 65535)]), [(9, 65535)]);
     }
 
     #[test]

@@ -30,12 +30,15 @@ pub enum UploadError {
     },
     /// No packet could be decoded; the first packet's error.
     Codec(CodecError),
+    /// The MAC-covered `device_id` is not the device the request names.
+    DeviceMismatch,
 }
 
 error_codes!(UploadError {
     Self::Malformed { .. } => "malformed",
     Self::BadBase64 => "bad_base64",
     Self::TooLarge { .. } => "too_large",
+    Self::DeviceMismatch => "device_mismatch",
 } wraps Envelope, Replay, Codec);
 
 impl fmt::Display for UploadError {
@@ -51,6 +54,7 @@ impl fmt::Display for UploadError {
                 limit,
             } => write!(f, "upload declares {declared} {what}, limit {limit}"),
             Self::Codec(e) => e.fmt(f),
+            Self::DeviceMismatch => f.write_str("the upload's device_id is not the path's device"),
         }
     }
 }

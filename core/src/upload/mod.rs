@@ -14,6 +14,7 @@
 //! F20 (legacy nonces are kept per device id), F26 (re-sent packets are
 //! recognised; reordering drops the temporal history).
 
+mod attribution;
 mod decode;
 mod error;
 mod process;
@@ -26,6 +27,7 @@ mod wire;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+pub use attribution::attribute;
 pub use error::UploadError;
 pub use process::{Processed, Request, is_bare_body, process};
 pub use report::{Outcome, PacketOutcome, PacketReport};
@@ -84,8 +86,8 @@ impl Default for Limits {
 /// A parsed upload (the inner JSON), not yet decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
-    /// The `device_id` inside the JSON (the path's id is authoritative for
-    /// the current format).
+    /// The `device_id` inside the JSON (for the current format it must equal
+    /// the path's id: [`attribute`]).
     pub device_id: Option<String>,
     /// The top-level `timestamp` (Unix seconds; ms since boot for legacy).
     pub timestamp: Option<u64>,

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Decoded, Format, Limits, StreamState, Upload, UploadError};
+use super::{Decoded, Format, Limits, StreamState, Upload, UploadError, attribute};
 use crate::envelope::{Envelope, EnvelopeError, Keys, Nonce};
 use crate::replay::{DeviceId, Freshness, NonceStore};
 
@@ -37,12 +37,13 @@ pub struct Processed {
 
 /// Opens, parses, checks replay, and decodes an upload body.
 ///
-/// Order: envelope structure, MAC, inner JSON structure, replay, decode — so
-/// neither a forged nor a malformed upload moves the nonce.
+/// Order: envelope structure, MAC, inner JSON structure, device binding,
+/// replay, decode — so neither a forged, a malformed nor a misattributed
+/// upload moves the nonce.
 ///
 /// # Errors
-/// Envelope codes, `malformed`, `too_large`, `replay`; and, when no packet
-/// decoded, the first packet's error.
+/// Envelope codes, `malformed`, `too_large`, `device_mismatch`, `replay`; and,
+/// when no packet decoded, the first packet's error.
 pub fn process(
     body: &[u8],
     req: &Request<'_>,
@@ -59,11 +60,11 @@ pub fn process(
         Err(_) => (body.to_vec(), None),
     };
     let upload = Upload::parse(&payload, &req.limits)?;
-    let device_id = match (req.format, req.path_device_id, &upload.device_id) {
-        (Format::Aggregated, Some(path), _) => DeviceId::new(path),
-        (Format::LegacyProcess, _, Some(inner)) => DeviceId::new(inner.as_str()),
-        _ => return Err(UploadError::Malformed { field: "device_id" }),
-    };
+    let device_id = DeviceId::new(attribute(
+        req.format,
+        req.path_device_id,
+        upload.device_id.as_deref(),
+    )?);
     let envelope = match verified {
         Some(v) => Some((
             v.nonce,

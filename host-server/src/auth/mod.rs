@@ -216,7 +216,7 @@ pub async fn upkeep(auth: Arc<Auth>, store: Arc<dyn Store>) {
         if round % 12 == 0
             && let Some(logins) = &auth.logins
         {
-            logins.prune();
+            logins.prune(std::time::Instant::now());
         }
     }
 }

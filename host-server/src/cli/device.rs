@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::{Args, Subcommand};
 
 use super::{open_store, runtime, say};
+use crate::key_vault;
 use crate::keys::{generate, parse_hmac_key};
 use crate::store::{DeviceKeys, Store};
 
@@ -43,6 +44,11 @@ pub enum DeviceCommand {
         /// Device id.
         id: String,
     },
+    /// Replace the master key that encrypts device keys at rest: every
+    /// device's keys are re-sealed under a new random key, written to
+    /// DATA_DIR/master-key. With SOLARWIRE_MASTER_KEY set, the new key is
+    /// printed once instead; set the variable to it before the next start.
+    RotateMasterKey,
     /// Forget a device's last nonce, for a device whose counter wrapped or
     /// was wiped (it then restarts at 11001 and would be refused as a replay).
     ResetNonce {
@@ -74,8 +80,9 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::Add { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
+            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
             if !store
-                .add_device(&id, keys.clone())
+                .add_device(&id, sealed)
                 .await
                 .map_err(|e| e.to_string())?
             {
@@ -89,7 +96,8 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::RotateKey { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            found(&id, store.rotate_keys(&id, keys.clone()).await)?;
+            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
+            found(&id, store.rotate_keys(&id, sealed).await)?;
             say(format_args!(
                 "new keys for device {id}; the old ones no longer verify"
             ));
@@ -105,6 +113,7 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
                 "device {id}: nonce reset; its next upload is accepted with any nonce"
             ));
         }
+        DeviceCommand::RotateMasterKey => rotate_master_key(data_dir, store.as_ref()).await?,
         DeviceCommand::List { json } => list(store.as_ref(), json).await?,
         DeviceCommand::Show { id } => {
             let detail = store
@@ -129,6 +138,27 @@ fn found(id: &str, result: Result<bool, crate::store::StoreError>) -> Result<(),
         Ok(false) => Err(format!("no device {id}")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+async fn rotate_master_key(data_dir: &Path, store: &dyn Store) -> Result<(), String> {
+    let old = key_vault::from_env(data_dir)?;
+    let secret = key_vault::generate()?;
+    let new = key_vault::MasterKey::from_secret(&secret);
+    let count = key_vault::reseal_all(store, &old, &new).await?;
+    if std::env::var_os(key_vault::MASTER_KEY_ENV).is_some() {
+        say(format_args!(
+            "{count} devices re-sealed; set {} to the new master key (shown once): {}",
+            key_vault::MASTER_KEY_ENV,
+            hex::encode(&secret)
+        ));
+    } else {
+        key_vault::write_key_file(&key_vault::key_path(data_dir), &secret)?;
+        say(format_args!(
+            "{count} devices re-sealed under a new master key in {}",
+            key_vault::key_path(data_dir).display()
+        ));
+    }
+    Ok(())
 }
 
 fn make_keys(args: &KeyArgs) -> Result<DeviceKeys, String> {
@@ -175,7 +205,10 @@ async fn list(store: &dyn Store, json: bool) -> Result<(), String> {
             d.samples,
             d.last_nonce.map_or("-".into(), |n| n.to_string()),
             d.key,
-            d.firmware_version.as_deref().unwrap_or("-")
+            // Written by devices: control characters are shown escaped.
+            d.firmware_version
+                .as_deref()
+                .map_or("-".into(), |v| v.escape_debug().to_string())
         ));
     }
     Ok(())

@@ -44,10 +44,16 @@ async fn device_keys(
         return Ok(ids.iter().map(|_| Keys::new(&key)).collect());
     }
     let store = open_store(data_dir)?;
+    let master = crate::key_vault::from_env(data_dir)?;
     let mut added = 0;
     let mut keys = Vec::with_capacity(ids.len());
     for id in ids {
-        let stored = store.device_keys(id).await.map_err(|e| e.to_string())?;
+        let stored = store
+            .device_keys(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|k| master.open(id, &k))
+            .transpose()?;
         let hmac = match stored {
             Some(k) => k
                 .hmac
@@ -55,7 +61,7 @@ async fn device_keys(
             None => {
                 let new = generate(false).map_err(|e| format!("no OS randomness: {e}"))?;
                 store
-                    .add_device(id, new.clone())
+                    .add_device(id, master.seal(id, &new)?)
                     .await
                     .map_err(|e| e.to_string())?;
                 added += 1;

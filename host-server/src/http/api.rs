@@ -180,7 +180,7 @@ struct HistoryParams {
             (HistoryReply = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "A bad query or an unknown register (`bad_query`, `unknown_register`)", body = ErrorBody),
+        (status = 400, description = "A bad query, `from` after `to`, or an unknown register (`bad_query`, `bad_range`, `unknown_register`)", body = ErrorBody),
         (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
     ),
 )]
@@ -197,6 +197,14 @@ async fn history(
         .map(register_ids)
         .transpose()
         .map_err(|m| ApiError::bad_request("unknown_register", m))?;
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from > to
+    {
+        return Err(ApiError::bad_request(
+            "bad_range",
+            "from must not be after to",
+        ));
+    }
     let query = HistoryQuery {
         from_ms: q.from.unwrap_or(0).min(i64::MAX as u64),
         to_ms: q.to.unwrap_or(i64::MAX as u64).min(i64::MAX as u64),

@@ -208,7 +208,7 @@ fn invalid_credentials() -> ApiError {
         (status = 400, description = "Missing fields or another grant type (`malformed`, `unsupported_grant_type`)", body = ErrorBody),
         (status = 401, description = "Wrong user name or password (`invalid_credentials`)", body = ErrorBody),
         (status = 415, description = "Neither a form nor JSON (`unsupported_media_type`)", body = ErrorBody),
-        (status = 429, description = "Too many attempts (`rate_limited`, with `Retry-After`)", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for the account or address (`rate_limited`, with `Retry-After`); a successful login clears the account's count", body = ErrorBody),
     ),
 )]
 async fn login(
@@ -234,18 +234,16 @@ async fn login(
     {
         return Err(invalid_credentials());
     }
+    let client = peer.map(|p| p.0.ip());
+    let started = std::time::Instant::now();
     if let Some(limiter) = &state.auth.logins
-        && let Err(wait) = limiter.check(&name, peer.map(|p| p.0.ip()))
+        && let Err(wait) = limiter.check(&name, client, started)
     {
         tracing::warn!(user = name, "login rate limited");
-        return Err(ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many login attempts; wait and try again",
-            )
-        });
+        return Err(ApiError::rate_limited(
+            "too many login attempts; wait and try again",
+            wait,
+        ));
     }
     let found = state
         .store
@@ -260,9 +258,15 @@ async fn login(
         (true, Some(user)) => user,
         _ => {
             tracing::warn!(user = name, "login failed");
+            if let Some(limiter) = &state.auth.logins {
+                limiter.failed(&name, client, started);
+            }
             return Err(invalid_credentials());
         }
     };
+    if let Some(limiter) = &state.auth.logins {
+        limiter.succeeded(&name);
+    }
     let family = opaque::random_id().map_err(ApiError::internal)?;
     let (refresh, hash) = opaque::generate(opaque::REFRESH_PREFIX).map_err(ApiError::internal)?;
     let now = now_ms();

@@ -143,9 +143,13 @@ fn new_keys(aes: bool) -> Result<DeviceKeys, ApiError> {
 async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
     checked(&req.device_id)?;
     let keys = new_keys(req.aes)?;
+    let sealed = state
+        .keys
+        .seal(&req.device_id, &keys)
+        .map_err(ApiError::internal)?;
     if !state
         .store
-        .add_device(&req.device_id, keys.clone())
+        .add_device(&req.device_id, sealed)
         .await
         .map_err(ApiError::internal)?
     {
@@ -176,9 +180,10 @@ async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
 async fn rotate(state: &AppState, id: &str, aes: bool) -> Result<Response, ApiError> {
     checked(id)?;
     let keys = new_keys(aes)?;
+    let sealed = state.keys.seal(id, &keys).map_err(ApiError::internal)?;
     if !state
         .store
-        .rotate_keys(id, keys.clone())
+        .rotate_keys(id, sealed)
         .await
         .map_err(ApiError::internal)?
     {

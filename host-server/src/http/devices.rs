@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 use warp::filters::BoxedFilter;
@@ -11,6 +10,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
+use super::peer::{PeerAddr, peer};
 use super::{body, device_path, segment, with_state};
 use crate::app::AppState;
 use crate::ingest::{Route, ingest};
@@ -19,6 +19,8 @@ use crate::store::{Registration, RegistrationOutcome};
 
 /// Longest text field accepted in a registration.
 const MAX_FIELD: usize = 256;
+/// Longest firmware version accepted.
+const MAX_FIRMWARE_VERSION: usize = 64;
 
 /// `POST /aggregated/{id}`, `POST /api/v1/devices/{id}/uploads`, `POST /process`,
 /// `POST /devices`, `GET /security/{id}/nonce`.
@@ -50,8 +52,13 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let register = warp::path!("devices")
         .and(warp::post())
         .and(with_state(state))
+        .and(peer())
         .and(body())
-        .then(|st: Arc<AppState>, body: Bytes| async move { respond(register(&st, &body).await) });
+        .then(
+            |st: Arc<AppState>, peer: Option<PeerAddr>, body: Bytes| async move {
+                respond(register(&st, peer, &body).await)
+            },
+        );
     let nonce = warp::path("security")
         .and(segment::device_id())
         .and(warp::path!("nonce"))
@@ -119,9 +126,14 @@ async fn legacy_upload(state: &AppState, body: Bytes) -> Result<impl Reply, ApiE
     Ok(warp::reply::json(&reply::legacy(&outcome)))
 }
 
-/// Boot-time registration: updates a known device's metadata; never creates
-/// a device (an unauthenticated request must not add rows). 200 updated,
-/// 409 already registered with the same data, 404 unknown device.
+/// Boot-time registration. It carries no credential, so it may only
+/// change what the firmware owns: a known device's firmware version (at
+/// most 64 printable ASCII characters; name, location and description are
+/// the operator's and are ignored). Every well-formed registration gets the
+/// same answer whether or not the device exists, so it cannot be used to
+/// probe device ids — except in fleet-key mode, where any id may register
+/// by uploading anyway and an unknown one is answered 404. Rate-limited per
+/// client address.
 #[utoipa::path(
     post,
     path = "/devices",
@@ -129,25 +141,32 @@ async fn legacy_upload(state: &AppState, body: Bytes) -> Result<impl Reply, ApiE
     security(()),
     request_body = Registration,
     responses(
-        (status = 200, description = "A known device's registration was updated", body = RegisterReply),
-        (status = 400, description = "Malformed, or a bad device id (`malformed`, `bad_device_id`)", body = ErrorBody),
-        (status = 404, description = "No such device (`unknown_device`): devices are added by an operator", body = ErrorBody),
-        (status = 409, description = "Already registered with the same data (`already_registered`)", body = ErrorBody),
-        (status = 413, description = "A field over 256 bytes (`too_large`)", body = ErrorBody),
+        (status = 200, description = "Received (a known device's firmware version updated; the same answer for an unknown device)", body = RegisterReply),
+        (status = 400, description = "Malformed, a bad device id, or a firmware version that is not printable ASCII (`malformed`, `bad_device_id`, `bad_firmware_version`)", body = ErrorBody),
+        (status = 404, description = "Fleet-key mode only: no such device yet (`unknown_device`); its first valid upload registers it", body = ErrorBody),
+        (status = 413, description = "A field over its length (`too_large`)", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address (`rate_limited`, with `Retry-After`)", body = ErrorBody),
     ),
 )]
-async fn register(state: &AppState, body: &Bytes) -> Result<Response, ApiError> {
-    let reg: Registration = serde_json::from_slice(body)
+async fn register(
+    state: &AppState,
+    peer: Option<PeerAddr>,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    if let (Some(limiter), Some(peer)) = (&state.registrations, peer)
+        && let Err(wait) = limiter.check(&peer.0.ip().to_string())
+    {
+        return Err(ApiError::rate_limited(
+            "too many registrations from this address",
+            wait,
+        ));
+    }
+    let sent: Registration = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registration: {e}")))?;
-    crate::device_id::check(&reg.device_id)
+    crate::device_id::check(&sent.device_id)
         .map_err(|m| ApiError::bad_request("bad_device_id", m))?;
-    let fields = [
-        &reg.device_name,
-        &reg.firmware_version,
-        &reg.location,
-        &reg.description,
-    ];
-    if fields
+    let other = [&sent.device_name, &sent.location, &sent.description];
+    if other
         .iter()
         .any(|f| f.as_ref().is_some_and(|f| f.len() > MAX_FIELD))
     {
@@ -155,26 +174,47 @@ async fn register(state: &AppState, body: &Bytes) -> Result<Response, ApiError> 
             "registration fields are at most {MAX_FIELD} bytes"
         )));
     }
-    let device = reg.device_id.clone();
-    match state
+    if let Some(version) = &sent.firmware_version {
+        check_firmware_version(version)?;
+    }
+    let device = sent.device_id.clone();
+    let reg = Registration {
+        device_id: sent.device_id,
+        firmware_version: sent.firmware_version,
+        device_name: None,
+        location: None,
+        description: None,
+    };
+    let outcome = state
         .store
         .register(reg)
         .await
-        .map_err(ApiError::internal)?
-    {
-        RegistrationOutcome::Updated => Ok(warp::reply::json(&RegisterReply {
-            success: true,
-            device_id: device,
-            message: "registration updated",
-        })
-        .into_response()),
-        RegistrationOutcome::Unchanged => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_registered",
-            format!("device {device} is already registered"),
-        )),
-        RegistrationOutcome::Unknown => Err(ApiError::unknown_device(&device)),
+        .map_err(ApiError::internal)?;
+    if outcome == RegistrationOutcome::Unknown && state.fleet_mode {
+        return Err(ApiError::unknown_device(&device));
     }
+    Ok(warp::reply::json(&RegisterReply {
+        success: true,
+        device_id: device,
+        message: "registration received",
+    })
+    .into_response())
+}
+
+/// A firmware version: 1 to 64 printable ASCII characters.
+fn check_firmware_version(version: &str) -> Result<(), ApiError> {
+    if version.len() > MAX_FIRMWARE_VERSION {
+        return Err(ApiError::too_large(format!(
+            "firmware_version is at most {MAX_FIRMWARE_VERSION} bytes"
+        )));
+    }
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ApiError::bad_request(
+            "bad_firmware_version",
+            "firmware_version is printable ASCII",
+        ));
+    }
+    Ok(())
 }
 
 /// The nonce sync the firmware has a client for: the last accepted nonce
@@ -209,7 +249,7 @@ struct RegisterReply {
     success: bool,
     /// The device.
     device_id: String,
-    /// `registration updated`.
+    /// `registration received`.
     message: &'static str,
 }
 

@@ -61,6 +61,14 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 429 `rate_limited`, retry after `wait` (at least a second).
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(wait.as_secs().max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
+
     /// 503 with a retry hint.
     pub fn unavailable(code: &'static str, message: impl Into<String>, retry_after: u64) -> Self {
         Self {

@@ -13,6 +13,7 @@ mod devices;
 mod docs;
 pub mod error;
 mod fleet;
+pub mod framing;
 mod guard;
 mod headers;
 pub mod openapi;
@@ -71,6 +72,18 @@ pub fn routes(
         .map(move |origin: Option<String>, response| {
             headers::secure(response, origin.as_deref(), &cors)
         })
+}
+
+/// `/status` and `/metrics` without credentials, for `--metrics-listen`.
+pub fn operational_routes(
+    state: &Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let open = warp::any()
+        .and_then(|| async { Ok::<_, warp::Rejection>(()) })
+        .untuple_one();
+    ops::operational(state, open)
+        .recover(error::recover)
+        .unify()
 }
 
 fn with_state(

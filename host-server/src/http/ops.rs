@@ -12,8 +12,10 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
+use super::guard::gate;
 use super::with_state;
 use crate::app::AppState;
+use crate::auth::Access;
 use crate::store::StoreCounts;
 use crate::telemetry::CodecCounters;
 
@@ -26,21 +28,30 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with_state(state))
         .then(|st: Arc<AppState>| async move { respond(ready(&st).await) });
+    live.or(ready)
+        .unify()
+        .or(operational(state, gate(state, Access::Admin)))
+        .unify()
+        .boxed()
+}
+
+/// `/status` and `/metrics` behind `guard`: the admin gate on the main
+/// listener, nothing on `--metrics-listen`.
+pub(super) fn operational<G>(state: &Arc<AppState>, guard: G) -> BoxedFilter<(Response,)>
+where
+    G: Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static,
+{
     let status = warp::path!("status")
         .and(warp::get())
+        .and(guard.clone())
         .and(with_state(state))
         .then(|st: Arc<AppState>| async move { respond(status(&st).await) });
     let metrics = warp::path!("metrics")
         .and(warp::get())
+        .and(guard)
         .and(with_state(state))
         .map(|st: Arc<AppState>| metrics(&st));
-    live.or(ready)
-        .unify()
-        .or(status)
-        .unify()
-        .or(metrics)
-        .unify()
-        .boxed()
+    status.or(metrics).unify().boxed()
 }
 
 /// Alive: the process answers.
@@ -73,6 +84,9 @@ fn live() -> Response {
 async fn ready(state: &AppState) -> Result<impl Reply, ApiError> {
     let readable = state.store.counts().await.is_ok();
     let writable = state.store.writable();
+    if !(readable && writable) {
+        tracing::warn!(readable, writable, "not ready");
+    }
     if readable && writable {
         Ok(warp::reply::json(&Health {
             status: "ok",
@@ -84,19 +98,21 @@ async fn ready(state: &AppState) -> Result<impl Reply, ApiError> {
             ..ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("store not ready (readable: {readable}, writable: {writable})"),
+                // Which part failed is for `/status` (admin) and the log.
+                "not ready",
             )
         })
     }
 }
 
 /// Uptime, counts, per-codec statistics, refusals by reason, MQTT and
-/// WebSocket state.
+/// WebSocket state. Admin only (it names the data directory and the
+/// modes), or without credentials on `--metrics-listen`.
 #[utoipa::path(
     get,
     path = "/status",
     tag = "operations",
-    security(()),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     responses((status = 200, description = "The server's state", body = ServerStatus)),
 )]
 async fn status(state: &AppState) -> Result<impl Reply, ApiError> {
@@ -137,12 +153,12 @@ async fn status(state: &AppState) -> Result<impl Reply, ApiError> {
     }))
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics. Admin only, or without credentials on `--metrics-listen`.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    security(()),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)),
 )]
 fn metrics(state: &AppState) -> Response {

@@ -25,9 +25,11 @@ use warp::{Filter, Reply};
 use super::credentials::Presented;
 use super::error::{ApiError, ErrorBody};
 use super::guard::admit;
+use super::peer::{PeerAddr, peer};
 use super::with_state;
 use crate::app::AppState;
 use crate::auth::Access;
+use crate::fairness::{ConnectionSlot, WsRefusal};
 
 /// Largest frame or message a client may send.
 const MAX_INBOUND: usize = 4096;
@@ -55,6 +57,8 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .and(warp::ws())
         .and(warp::query::<Params>())
         .and(warp::header::headers_cloned())
+        .and(peer())
+        .and(warp::ext::optional::<ConnectionSlot>())
         .and(with_state(state))
         .then(connect)
         .boxed()
@@ -73,19 +77,82 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     responses(
         (status = 101, description = "Switched to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket request (`not_websocket`), or a bad device id (`bad_device_id`)", body = ErrorBody),
+        (status = 403, description = "A browser page of another origin (`forbidden_origin`)", body = ErrorBody),
+        (status = 429, description = "This address has its share of live streams open (`too_many_streams`)", body = ErrorBody),
+        (status = 503, description = "Every live stream slot is taken (`busy`)", body = ErrorBody),
     ),
 )]
-async fn connect(ws: Ws, params: Params, headers: HeaderMap, st: Arc<AppState>) -> Response {
+async fn connect(
+    ws: Ws,
+    params: Params,
+    headers: HeaderMap,
+    peer: Option<PeerAddr>,
+    connection: Option<ConnectionSlot>,
+    st: Arc<AppState>,
+) -> Response {
     if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
         return ApiError::bad_request("bad_device_id", m).into_response();
+    }
+    if !origin_allowed(&headers, &st.policy.cors_origins) {
+        return ApiError::new(
+            http::StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "this origin may not open a live stream",
+        )
+        .into_response();
     }
     if let Err(e) = authorise(&st, &params, &headers).await {
         return e.into_response();
     }
+    let ip = peer.map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.0.ip());
+    let slot = match st.ws_limits.try_open(ip) {
+        Ok(slot) => slot,
+        Err(refusal) => return refused(refusal).into_response(),
+    };
+    // The stream holds its connection's slots and its own until it closes.
+    let held = (connection, slot);
     ws.max_message_size(MAX_INBOUND)
         .max_frame_size(MAX_INBOUND)
-        .on_upgrade(move |socket| client(socket, st, params, headers))
+        .on_upgrade(move |socket| async move {
+            client(socket, st, params, headers).await;
+            drop(held);
+        })
         .into_response()
+}
+
+fn refused(refusal: WsRefusal) -> ApiError {
+    match refusal {
+        WsRefusal::Full => ApiError::unavailable("busy", "too many live streams; retry shortly", 5),
+        WsRefusal::AddressFull => ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "this address has too many live streams open",
+            )
+        },
+    }
+}
+
+/// A browser's upgrade must come from this server's own origin (same
+/// host) or a configured CORS origin; otherwise any page a logged-in user
+/// visits could read the stream with their cookie-less query token.
+/// Clients that send no `Origin` (not browsers) are not affected.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let same = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| !host.is_empty() && rest.eq_ignore_ascii_case(host));
+    same || allowed.iter().any(|a| a.trim_end_matches('/') == origin)
 }
 
 /// Every credential presented, in the query or the headers, must be valid.
@@ -131,6 +198,10 @@ async fn client(socket: WebSocket, state: Arc<AppState>, params: Params, headers
                 Err(RecvError::Closed) => ok = false,
             },
             inbound = rx.next() => match inbound {
+                Some(Err(e)) if e.to_string().contains("Space limit exceeded") => {
+                    let _ = send(&mut tx, Message::close_with(1009u16, "message too big")).await;
+                    ok = false;
+                }
                 None | Some(Err(_)) => ok = false,
                 Some(Ok(m)) if m.is_close() => ok = false,
                 Some(Ok(m)) if is_ping(&m) => {

@@ -265,11 +265,12 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
     /// `upload_id`, and counts it. `None` when the device was never loaded.
     pub fn accept(&mut self, job: &IngestJob, upload_id: i64) -> Option<Accepted<K>> {
         let state = self.devices.get_mut(&job.device)?;
-        let decoded = job.upload.decode(
+        let mut decoded = job.upload.decode(
             &mut state.ledger.stream,
             &self.limits,
             Some(job.received_ms),
         );
+        crate::readings::drop_sentinels(&mut decoded.samples);
         let nonce = job.seal.as_ref().map(|(n, _)| n.0);
         let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
         state.uploads += 1;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use solarwire_core::envelope::Keys;
 use solarwire_server::auth::opaque;
 use solarwire_server::cli::{Cli, Command};
@@ -98,6 +98,20 @@ impl Server {
             .post(format!("{}{path}", self.url))
             .header("content-type", "application/json")
             .body(body.into())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A JSON POST without credentials.
+    pub async fn anon_post(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        let r = self
+            .anon
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
             .send()
             .await
             .unwrap();
@@ -210,4 +224,31 @@ pub fn next_upload(device: &mut FirmwareDevice, cycle: u64) -> (u32, String) {
     let json = device.upload_json(&[packet], t / 1000, 5);
     let sealed = device.seal(&json).unwrap();
     (sealed.nonce, sealed.body)
+}
+
+/// The password test users get.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Adds a user with [`PASSWORD`] through the admin API.
+pub async fn add_user(server: &Server, name: &str, role: &str) {
+    let r = server
+        .client
+        .post(format!("{}/api/v1/users", server.url))
+        .json(&json!({ "name": name, "role": role, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+}
+
+/// Logs in with a JSON body; the status and the answer.
+pub async fn login_json(server: &Server, name: &str, password: &str) -> (StatusCode, Value) {
+    let r = server
+        .anon
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&json!({ "username": name, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
 }

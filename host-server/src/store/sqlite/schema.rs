@@ -76,6 +76,40 @@ pub(crate) enum Role {
 
 /// Opens a connection with the settings every connection needs: WAL,
 /// `synchronous=FULL` (a commit survives power loss), a busy timeout.
+/// Creates the database file readable by its owner only, and narrows an
+/// existing one (and its WAL and shared-memory files, which SQLite creates
+/// with the database file's mode) to 0600: it holds device data and keys.
+fn private_files(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError(format!("cannot create {}: {e}", path.display()))),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = std::path::PathBuf::from(file);
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| StoreError(format!("cannot restrict {}: {e}", file.display())))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 pub(crate) fn open(path: &Path, role: Role) -> Result<Connection, StoreError> {
     let flags = match role {
         Role::Read => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -85,6 +119,9 @@ pub(crate) fn open(path: &Path, role: Role) -> Result<Connection, StoreError> {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         }
     };
+    if role == Role::Write {
+        private_files(path)?;
+    }
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     if role == Role::Write {

@@ -1,0 +1,328 @@
+//! Device keys encrypted at rest under a master key.
+//!
+//! The store keeps opaque key bytes; sealing happens here, above it. A
+//! sealed key set is the `hmac_key` blob `swkey1:` ‖ IV ‖ envelope, where
+//! the envelope is the core's own (AES-128-CBC with a random IV, HMAC-SHA256
+//! over the plaintext), whose plaintext names the device, so a blob copied
+//! onto another device's row does not open. Clear keys (written before this
+//! existed, or by tools that bypass it) still verify and are sealed at the
+//! next server start.
+//!
+//! The master key is 32 random bytes, from `SOLARWIRE_MASTER_KEY` (hex) or
+//! the file `master-key` (mode 0600) in the data directory, created on first
+//! use like the JWT secret. `solarwire keys rotate-master` re-seals every
+//! device under a new one.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use solarwire_core::envelope::{Envelope, Keys, Nonce, SealOptions, seal};
+
+use crate::store::{DeviceKeys, Store};
+
+/// The master key file in the data directory.
+pub const MASTER_KEY_FILE: &str = "master-key";
+/// Bytes of a master key.
+pub const MASTER_KEY_BYTES: usize = 32;
+/// What a sealed key blob starts with.
+const MAGIC: &[u8] = b"swkey1:";
+
+/// The key that seals device keys at rest.
+pub struct MasterKey {
+    mac: [u8; 32],
+    enc: [u8; 16],
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey { .. }")
+    }
+}
+
+impl MasterKey {
+    /// A master key from its secret bytes (separate MAC and AES keys are derived).
+    pub fn from_secret(secret: &[u8]) -> Self {
+        let derive = |label: &[u8]| -> [u8; 32] {
+            Sha256::new()
+                .chain_update(label)
+                .chain_update(secret)
+                .finalize()
+                .into()
+        };
+        let enc = derive(b"solarwire key-at-rest aes");
+        let mut aes = [0u8; 16];
+        aes.copy_from_slice(enc.get(..16).unwrap_or(&[0; 16]));
+        Self {
+            mac: derive(b"solarwire key-at-rest mac"),
+            enc: aes,
+        }
+    }
+
+    /// The configured master key (hex), or the one in `data_dir` (created on
+    /// first use, mode 0600).
+    ///
+    /// # Errors
+    /// A message for people: bad hex, too short, unreadable file.
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, String> {
+        match configured {
+            Some(hex_text) => Ok(Self::from_secret(&parse_secret(
+                hex_text,
+                "SOLARWIRE_MASTER_KEY",
+            )?)),
+            None => Ok(Self::from_secret(&read_or_create(&key_path(data_dir))?)),
+        }
+    }
+
+    /// `keys` as they are stored: sealed (fleet-key devices have none to seal).
+    ///
+    /// # Errors
+    /// When the OS has no randomness.
+    pub fn seal(&self, device: &str, keys: &DeviceKeys) -> Result<DeviceKeys, String> {
+        let Some(hmac) = &keys.hmac else {
+            return Ok(keys.clone());
+        };
+        let mut plain = Vec::new();
+        let id = device.as_bytes();
+        plain.push(u8::try_from(id.len()).map_err(|_| "device id too long".to_owned())?);
+        plain.extend_from_slice(id);
+        match keys.aes {
+            Some(aes) => {
+                plain.push(1);
+                plain.extend_from_slice(&aes);
+            }
+            None => plain.push(0),
+        }
+        plain.extend_from_slice(hmac);
+        let mut iv = [0u8; 16];
+        getrandom::fill(&mut iv).map_err(|e| format!("no OS randomness: {e}"))?;
+        let sealed = seal(
+            &plain,
+            Nonce(1),
+            &self.core_keys(iv),
+            SealOptions {
+                encrypt: true,
+                compressed: true,
+            },
+        )
+        .map_err(|e| format!("cannot seal the keys: {e}"))?;
+        let mut blob = MAGIC.to_vec();
+        blob.extend_from_slice(&iv);
+        blob.extend_from_slice(sealed.envelope.as_bytes());
+        Ok(DeviceKeys {
+            hmac: Some(blob),
+            aes: None,
+        })
+    }
+
+    /// The usable keys of a stored key set; clear keys pass through.
+    ///
+    /// # Errors
+    /// When a sealed set does not open (another master key, another device,
+    /// or tampering).
+    pub fn open(&self, device: &str, stored: &DeviceKeys) -> Result<DeviceKeys, String> {
+        let Some(blob) = stored.hmac.as_deref().and_then(|b| b.strip_prefix(MAGIC)) else {
+            return Ok(stored.clone());
+        };
+        let fail = || format!("device {device}: its stored keys do not open with this master key");
+        let (iv, envelope) = blob.split_at_checked(16).ok_or_else(fail)?;
+        let iv = <[u8; 16]>::try_from(iv).map_err(|_| fail())?;
+        let plain = Envelope::parse(envelope)
+            .and_then(|e| e.open(&self.core_keys(iv)))
+            .map_err(|_| fail())?
+            .payload;
+        let (&id_len, rest) = plain.split_first().ok_or_else(fail)?;
+        let (id, rest) = rest
+            .split_at_checked(usize::from(id_len))
+            .ok_or_else(fail)?;
+        if id != device.as_bytes() {
+            return Err(fail());
+        }
+        let (aes, hmac) = match rest.split_first() {
+            Some((0, hmac)) => (None, hmac),
+            Some((1, rest)) => {
+                let (aes, hmac) = rest.split_at_checked(16).ok_or_else(fail)?;
+                (Some(<[u8; 16]>::try_from(aes).map_err(|_| fail())?), hmac)
+            }
+            _ => return Err(fail()),
+        };
+        Ok(DeviceKeys {
+            hmac: Some(hmac.to_vec()),
+            aes,
+        })
+    }
+
+    fn core_keys(&self, iv: [u8; 16]) -> Keys {
+        Keys::new(&self.mac).with_aes(self.enc, iv)
+    }
+}
+
+/// The environment variable holding the master key (hex).
+pub const MASTER_KEY_ENV: &str = "SOLARWIRE_MASTER_KEY";
+
+/// The master key for commands run beside the server: the environment
+/// variable, else the data directory's file.
+///
+/// # Errors
+/// As [`MasterKey::load`].
+pub fn from_env(data_dir: &Path) -> Result<MasterKey, String> {
+    MasterKey::load(std::env::var(MASTER_KEY_ENV).ok().as_deref(), data_dir)
+}
+
+/// Whether a stored key set is sealed.
+pub fn is_sealed(stored: &DeviceKeys) -> bool {
+    stored.hmac.as_deref().is_some_and(|b| b.starts_with(MAGIC))
+}
+
+/// Seals every device key still stored in clear; how many were sealed.
+///
+/// # Errors
+/// A store failure.
+pub async fn seal_clear_keys(store: &dyn Store, master: &MasterKey) -> Result<usize, String> {
+    reseal(store, master, master, |keys| !is_sealed(keys)).await
+}
+
+/// Re-seals every device's keys under `new` (clear ones too); how many.
+///
+/// # Errors
+/// A store failure, or keys that do not open with `old`.
+pub async fn reseal_all(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize, String> {
+    reseal(store, old, new, |keys| keys.hmac.is_some()).await
+}
+
+async fn reseal(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+    wanted: impl Fn(&DeviceKeys) -> bool,
+) -> Result<usize, String> {
+    let mut count = 0;
+    for device in store.devices().await.map_err(|e| e.to_string())? {
+        let id = &device.device_id;
+        let Some(stored) = store.device_keys(id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        if !wanted(&stored) {
+            continue;
+        }
+        let sealed = new.seal(id, &old.open(id, &stored)?)?;
+        store
+            .rotate_keys(id, sealed)
+            .await
+            .map_err(|e| e.to_string())?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// `data_dir/master-key`.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(MASTER_KEY_FILE)
+}
+
+/// New random master key bytes.
+///
+/// # Errors
+/// When the OS has no randomness.
+pub fn generate() -> Result<Vec<u8>, String> {
+    let mut secret = vec![0u8; MASTER_KEY_BYTES];
+    getrandom::fill(&mut secret).map_err(|e| format!("no OS randomness: {e}"))?;
+    Ok(secret)
+}
+
+/// Writes `secret` (hex) to `path` with mode 0600, replacing it atomically.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_key_file(path: &Path, secret: &[u8]) -> Result<(), String> {
+    let temp = path.with_extension("new");
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
+    file.write_all(hex::encode(secret).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+    std::fs::rename(&temp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+}
+
+fn parse_secret(text: &str, source: &str) -> Result<Vec<u8>, String> {
+    let secret = hex::decode(text.trim()).map_err(|_| format!("{source} is not hex"))?;
+    if secret.len() < MASTER_KEY_BYTES {
+        return Err(format!(
+            "{source} must be at least {MASTER_KEY_BYTES} bytes"
+        ));
+    }
+    Ok(secret)
+}
+
+fn read_or_create(path: &Path) -> Result<Vec<u8>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_secret(&text, &path.display().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let secret = generate()?;
+            write_key_file(path, &secret)?;
+            tracing::info!(path = %path.display(), "generated the master key for device keys");
+            Ok(secret)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(aes: bool) -> DeviceKeys {
+        DeviceKeys {
+            hmac: Some(vec![7; 32]),
+            aes: aes.then_some([9; 16]),
+        }
+    }
+
+    #[test]
+    fn sealed_keys_open_only_for_their_device_and_master() {
+        let master = MasterKey::from_secret(&[1; 32]);
+        for aes in [false, true] {
+            let sealed = master.seal("D1", &keys(aes)).unwrap();
+            assert!(is_sealed(&sealed) && sealed.aes.is_none());
+            assert!(
+                !sealed
+                    .hmac
+                    .as_ref()
+                    .unwrap()
+                    .windows(32)
+                    .any(|w| w == [7; 32])
+            );
+            assert_eq!(master.open("D1", &sealed).unwrap(), keys(aes));
+            assert!(
+                master.open("D2", &sealed).is_err(),
+                "moved to another device"
+            );
+            let other = MasterKey::from_secret(&[2; 32]);
+            assert!(other.open("D1", &sealed).is_err(), "another master key");
+        }
+        assert_eq!(
+            master.open("D1", &keys(true)).unwrap(),
+            keys(true),
+            "clear passes"
+        );
+        let fleet = DeviceKeys {
+            hmac: None,
+            aes: None,
+        };
+        assert_eq!(master.seal("D1", &fleet).unwrap(), fleet);
+    }
+}
