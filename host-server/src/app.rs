@@ -50,4 +50,6 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Caps on open WebSocket streams.
     pub ws_limits: crate::fairness::WsLimits,
+    /// Turns `true` when the server shuts down (live streams close).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }

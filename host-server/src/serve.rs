@@ -175,6 +175,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         tokio::spawn(keys.clone().watch(Duration::from_secs(1))),
     ];
     let secret = crate::auth::jwt::load_secret(args.policy.jwt_secret.as_deref(), data_dir)?;
+    let (shutdown, stop) = watch::channel(false);
     let state = Arc::new(AppState {
         store,
         keys,
@@ -198,6 +199,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         alerts,
         data_dir: data_dir.to_path_buf(),
         ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
+        stopping: stop.clone(),
     });
     if state.rate.is_some() || state.registrations.is_some() {
         let pruned = state.clone();
@@ -240,7 +242,6 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let addr = listener
         .local_addr()
         .map_err(|e| format!("no local address: {e}"))?;
-    let (shutdown, stop) = watch::channel(false);
     let settings = ConnSettings {
         header_timeout: args.header_timeout,
         max_connections: args.max_connections.max(1),

@@ -190,7 +190,7 @@ test("parseUpload reports a failing packet and keeps the others", () => {
   inner.compressed_data[1].decompression_metadata.compressed_size_bytes = 3;
   const keys = { hmacKey: [1] };
   const body = api.sealEnvelope(JSON.stringify(inner), 1, keys).envelope;
-  const parsed = api.parseUpload(body, { pathDeviceId: "d", keys });
+  const parsed = api.parseUpload(body, { pathDeviceId: inner.device_id, keys });
   assert.deepEqual(
     parsed.packets.map((p) => [p.outcome, p.error?.code ?? null, p.error?.name ?? null]),
     [

@@ -175,10 +175,16 @@ async fn client(socket: WebSocket, state: Arc<AppState>, params: Params, headers
     let device = params.device.clone();
     let hello = json!({ "type": "hello", "device": device }).to_string();
     let mut ok = send(&mut tx, Message::text(hello)).await;
+    let mut stopping = state.stopping.clone();
     let mut recheck = tokio::time::interval(state.policy.ws_recheck);
     recheck.reset(); // the first check is one period after the one at connect
     while ok {
         tokio::select! {
+            // The stream holds a connection slot the shutdown waits for.
+            _ = stopping.changed() => {
+                let _ = send(&mut tx, Message::close_with(1001u16, "server shutting down")).await;
+                ok = false;
+            },
             _ = recheck.tick() => {
                 if let Err(e) = authorise(&state, &params, &headers).await {
                     let reason = format!("credentials no longer valid: {}", e.code);
