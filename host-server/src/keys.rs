@@ -120,7 +120,7 @@ impl KeyRing {
         let opened = stored
             .map(|keys| self.master.open(device, &keys))
             .transpose()
-            .map_err(StoreError)?;
+            .map_err(StoreError::new)?;
         let resolved = match opened {
             Some(DeviceKeys {
                 hmac: Some(hmac),

@@ -91,7 +91,12 @@ fn private_files(path: &Path) -> Result<(), StoreError> {
         match created {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(StoreError(format!("cannot create {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(StoreError::new(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
+            }
         }
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.as_os_str().to_owned();
@@ -100,8 +105,9 @@ fn private_files(path: &Path) -> Result<(), StoreError> {
             if let Ok(meta) = std::fs::metadata(&file)
                 && meta.permissions().mode() & 0o077 != 0
             {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| StoreError(format!("cannot restrict {}: {e}", file.display())))?;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| StoreError::new(format!("cannot restrict {}: {e}", file.display())),
+                )?;
             }
         }
     }
