@@ -46,4 +46,6 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::AlertEngine>,
     /// Where the data lives.
     pub data_dir: PathBuf,
+    /// Device management: settings, per-device limits, OTA fault injection.
+    pub manage: Arc<crate::manage::Manage>,
 }

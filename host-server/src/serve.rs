@@ -172,6 +172,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         rejections: crate::rejections::Rejections::default(),
         alerts,
         data_dir: data_dir.to_path_buf(),
+        manage: Arc::new(crate::manage::Manage::new(args.manage.clone())),
     });
     if state.rate.is_some() {
         let pruned = state.clone();

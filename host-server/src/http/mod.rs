@@ -15,6 +15,7 @@ pub mod error;
 mod fleet;
 mod guard;
 mod headers;
+mod management;
 pub mod openapi;
 mod ops;
 pub mod peer;
@@ -53,6 +54,8 @@ pub fn routes(
         .or(alerts::routes(state))
         .unify()
         .or(ops::routes(state))
+        .unify()
+        .or(management::routes(state))
         .unify()
         .or(ws::routes(state))
         .unify()

@@ -9,6 +9,8 @@
 pub mod access;
 pub mod alerts;
 pub mod analytics;
+pub mod firmware;
+pub mod management;
 mod model;
 pub mod sqlite;
 
@@ -22,7 +24,14 @@ pub use model::{
 
 /// What every storage backend offers the server.
 pub trait Store:
-    access::AccessStore + alerts::AlertStore + analytics::AnalyticsStore + Send + Sync + 'static
+    access::AccessStore
+    + alerts::AlertStore
+    + analytics::AnalyticsStore
+    + firmware::FirmwareStore
+    + management::ManagementStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Decides replay, decodes, stores and commits one verified upload.
     fn ingest(&self, job: IngestJob) -> BoxFuture<'_, Result<IngestOutcome, IngestError>>;

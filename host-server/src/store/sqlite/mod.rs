@@ -7,6 +7,8 @@ mod alerts;
 mod analytics;
 mod checkpoint;
 mod devices;
+mod firmware;
+mod management;
 mod samples;
 mod schema;
 mod writer;

@@ -62,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta VALUES ('device_epoch', 0);
     ",
     include_str!("migrations/0002_access_alerts_aggregates.sql"),
+    include_str!("migrations/0003_device_management.sql"),
 ];
 
 /// How a connection will be used.
