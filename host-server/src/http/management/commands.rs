@@ -187,6 +187,7 @@ pub(in crate::http) struct PollReply {
 #[utoipa::path(
     get,
     path = "/commands/{device_id}/poll",
+    operation_id = "command_dispatch",
     tag = "firmware",
     security(()),
     responses(
@@ -257,6 +258,7 @@ pub(in crate::http) struct ResultReply {
 #[utoipa::path(
     post,
     path = "/commands/{device_id}/result",
+    operation_id = "command_result",
     tag = "firmware",
     security(()),
     request_body = ResultRequest,
@@ -313,6 +315,7 @@ fn unknown_command(id: &str) -> ApiError {
 #[utoipa::path(
     get,
     path = "/commands/status/{command_id}",
+    operation_id = "command_status",
     tag = "firmware-admin",
     params(("command_id" = String, Path, description = "The command's UUID", example = "0b0e7e4c-3a9f-4f8e-9d55-7c1f2a6b9e10")),
     responses(
@@ -342,6 +345,7 @@ pub(in crate::http) struct CommandHistory {
 #[utoipa::path(
     get,
     path = "/commands/{device_id}/history",
+    operation_id = "command_history",
     tag = "firmware-admin",
     params(Limit),
     responses((status = 200, description = "The commands", body = CommandHistory)),

@@ -132,6 +132,7 @@ pub(in crate::http) struct ConfigPoll {
 #[utoipa::path(
     get,
     path = "/config/{device_id}",
+    operation_id = "config_poll",
     tag = "firmware",
     security(()),
     responses(
@@ -273,6 +274,7 @@ pub(in crate::http) struct Noted {
 #[utoipa::path(
     post,
     path = "/config/{device_id}/acknowledge",
+    operation_id = "config_acknowledge",
     tag = "firmware",
     security(()),
     request_body = Acknowledge,
@@ -338,6 +340,7 @@ fn noted(device: &str, is_pending: bool) -> Response {
 #[utoipa::path(
     post,
     path = "/config/{device_id}/current",
+    operation_id = "config_current",
     tag = "firmware",
     security(()),
     request_body(content = Object, description = "`sampling_interval`, `upload_interval`, …, `registers`, `power_management`, `timestamp`"),
@@ -390,6 +393,7 @@ pub(in crate::http) struct ConfigHistory {
 #[utoipa::path(
     get,
     path = "/config/{device_id}/history",
+    operation_id = "config_history",
     tag = "firmware-admin",
     params(Limit),
     responses((status = 200, description = "The history", body = ConfigHistory)),
@@ -448,6 +452,7 @@ pub(in crate::http) struct LegacyChanges {
 #[utoipa::path(
     post,
     path = "/changes",
+    operation_id = "config_legacy_changes",
     tag = "firmware",
     security(()),
     request_body = LegacyRequest,

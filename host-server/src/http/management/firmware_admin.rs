@@ -419,6 +419,7 @@ pub(in crate::http) struct RolloutStatus {
 #[utoipa::path(
     get,
     path = "/api/v1/rollouts",
+    operation_id = "firmware_rollouts",
     tag = "firmware-admin",
     responses((status = 200, description = "Rollouts and statistics", body = RolloutStatus)),
 )]
@@ -433,6 +434,7 @@ pub(in crate::http) async fn rollouts(state: &AppState) -> Result<Response, ApiE
 #[utoipa::path(
     get,
     path = "/api/v1/firmware-keys",
+    operation_id = "firmware_keys",
     tag = "firmware-admin",
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     responses(

@@ -195,6 +195,7 @@ fn update_info(
 #[utoipa::path(
     get,
     path = "/ota/check/{device_id}",
+    operation_id = "ota_check",
     tag = "firmware",
     security(()),
     params(CheckQuery),
@@ -292,6 +293,7 @@ pub(in crate::http) struct Initiated {
 #[utoipa::path(
     post,
     path = "/ota/initiate/{device_id}",
+    operation_id = "ota_initiate",
     tag = "firmware",
     security(()),
     request_body = Initiate,
@@ -397,6 +399,7 @@ pub(in crate::http) struct Chunk {
 #[utoipa::path(
     get,
     path = "/ota/chunk/{device_id}",
+    operation_id = "ota_chunk",
     tag = "firmware",
     security(()),
     params(ChunkQuery),
@@ -499,6 +502,7 @@ pub(in crate::http) struct Recorded {
 #[utoipa::path(
     post,
     path = "/ota/{device_id}/progress",
+    operation_id = "ota_progress",
     tag = "firmware",
     security(()),
     request_body = Progress,
@@ -583,6 +587,7 @@ pub(in crate::http) struct Complete {
 #[utoipa::path(
     post,
     path = "/ota/{device_id}/complete",
+    operation_id = "ota_complete",
     tag = "firmware",
     security(()),
     request_body = Complete,
@@ -655,6 +660,7 @@ pub(in crate::http) struct SelfTest {
 #[utoipa::path(
     get,
     path = "/ota/status",
+    operation_id = "ota_self_test",
     tag = "firmware",
     security(()),
     responses((status = 200, description = "The server answers", body = SelfTest)),
@@ -688,6 +694,7 @@ pub(in crate::http) struct FaultState {
 #[utoipa::path(
     get,
     path = "/ota/test/status",
+    operation_id = "ota_fault_status",
     tag = "firmware-admin",
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     responses((status = 200, description = "The fault", body = FaultState)),
@@ -706,6 +713,7 @@ pub(in crate::http) fn fault_status(state: &AppState) -> Response {
 #[utoipa::path(
     post,
     path = "/ota/test/enable",
+    operation_id = "ota_set_fault",
     tag = "firmware-admin",
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     request_body = FaultRequest,
@@ -721,6 +729,7 @@ pub(in crate::http) fn set_fault(state: &AppState, fault: Option<OtaFault>) -> R
 #[utoipa::path(
     post,
     path = "/ota/test/disable",
+    operation_id = "ota_disable_fault",
     tag = "firmware-admin",
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
     responses((status = 200, description = "Not injecting", body = FaultState)),

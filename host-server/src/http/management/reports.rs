@@ -177,6 +177,7 @@ async fn store(
 #[utoipa::path(
     post,
     path = "/fault/recovery",
+    operation_id = "report_add_fault",
     tag = "firmware",
     security(()),
     request_body = FaultReport,
@@ -224,6 +225,7 @@ pub(in crate::http) async fn add_fault(
 #[utoipa::path(
     post,
     path = "/power/energy/{device_id}",
+    operation_id = "report_add_energy",
     tag = "firmware",
     security(()),
     request_body(content = Object, description = "`{\"device_id\", \"timestamp\" (ms), \"power_management\": {…}}`"),
@@ -258,6 +260,7 @@ pub(in crate::http) async fn add_energy(
 #[utoipa::path(
     post,
     path = "/diagnostics/{device_id}",
+    operation_id = "report_add_diagnostics",
     tag = "firmware",
     security(()),
     request_body(content = Object, description = "`uptime_seconds`, `error_counters`, `recent_events`, `system_health` …"),
