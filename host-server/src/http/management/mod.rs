@@ -9,6 +9,8 @@ pub(super) mod config;
 pub(super) mod firmware_admin;
 pub(super) mod gate;
 pub(super) mod ota;
+pub(super) mod ota_faults;
+pub(super) mod ota_progress;
 pub(super) mod reports;
 
 use std::sync::Arc;

@@ -23,7 +23,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-use super::management::{commands, config, firmware_admin, ota, reports};
+use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
     accounts, alerts, api, auth, dashboard, device_admin, devices, docs, fleet, ops, queries,
     stats, ws,
@@ -85,12 +85,12 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         ota::check,
         ota::initiate,
         ota::chunk,
-        ota::progress,
-        ota::complete,
-        ota::self_test,
-        ota::fault_status,
-        ota::set_fault,
-        ota::disable_fault,
+        ota_progress::progress,
+        ota_progress::complete,
+        ota_progress::self_test,
+        ota_faults::fault_status,
+        ota_faults::set_fault,
+        ota_faults::disable_fault,
         firmware_admin::images,
         firmware_admin::publish,
         firmware_admin::image,
