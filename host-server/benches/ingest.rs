@@ -7,6 +7,10 @@
 //! threads is one device on its own connection, posting that device's
 //! pre-sealed uploads in nonce order (`ingest.lua`).
 //!
+//! Also per upload: the server's CPU time and bytes written (/proc), and
+//! its fsyncs (counted with `strace --seccomp-bpf` when installed); and the
+//! database's bytes on disk per stored sample.
+//!
 //! Settings: `SOLARWIRE_BENCH_SECONDS` (default 8) per measurement,
 //! `SOLARWIRE_BENCH_UPLOADS` (default 25000) pre-sealed uploads per device,
 //! `SOLARWIRE_BENCH_DEVICES` (default 16) devices = connections = wrk threads.
@@ -21,7 +25,8 @@ use serde_json::json;
 use solarwire_core::envelope::Keys;
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::simulate::inverter::Inverter;
-use solarwire_server::store::sqlite::{database_path, open_for_admin};
+use solarwire_server::store::sqlite::database_path;
+use solarwire_server::store::{StoreOptions, data_dir_url, open_store};
 use warp::Filter;
 
 const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
@@ -36,7 +41,8 @@ fn setting(name: &str, default: u64) -> u64 {
 /// One upload file per device: its id, then one sealed body per line.
 fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
     std::fs::create_dir_all(uploads).unwrap();
-    let admin = open_for_admin(data).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = open_store(&data_dir_url(data), StoreOptions::command()).unwrap();
     let start_ms = 1_763_884_800_000u64;
     for d in 0..devices {
         let id = format!("BENCH_{d:02}");
@@ -46,7 +52,11 @@ fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
             Keys::new(keys.hmac.as_ref().unwrap()),
             LAYOUT.to_vec(),
         );
-        assert!(admin.add_device(&id, &keys).unwrap());
+        assert!(
+            runtime
+                .block_on(store.add_device(&id, keys.clone()))
+                .unwrap()
+        );
         let mut inverter = Inverter::new(d as u64);
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(uploads.join(format!("device-{d}.txt"))).unwrap(),
@@ -134,14 +144,138 @@ fn baseline(uploads: &Path, devices: usize, seconds: u64) -> Wrk {
     result
 }
 
-/// The server process, killed when dropped.
-struct Server(Child);
+/// The server process (under `strace` when it is installed, to count
+/// fsyncs), killed with SIGKILL when dropped.
+struct Server {
+    child: Child,
+    /// The server's own pid (the child's, or strace's child's).
+    pid: u32,
+    /// Where strace writes one line per fsync.
+    fsync_log: Option<PathBuf>,
+}
+
+impl Server {
+    fn start(data: &Path, addr: SocketAddr, fsync_log: &Path) -> Self {
+        let traced = Command::new("strace")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let mut command = if traced {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync,fdatasync"])
+                .arg("-o")
+                .arg(fsync_log)
+                .arg(env!("CARGO_BIN_EXE_solarwire"));
+            c
+        } else {
+            eprintln!("strace is not installed: fsyncs are not counted");
+            Command::new(env!("CARGO_BIN_EXE_solarwire"))
+        };
+        let child = command
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--log", "warn", "serve", "--listen", &addr.to_string()])
+            .args(["--device-rate", "0"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        while std::net::TcpStream::connect(addr).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = if traced {
+            let children = format!("/proc/{0}/task/{0}/children", child.id());
+            let text = std::fs::read_to_string(children).unwrap_or_default();
+            text.split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("the server runs under strace")
+        } else {
+            child.id()
+        };
+        Self {
+            child,
+            pid,
+            fsync_log: traced.then(|| fsync_log.to_path_buf()),
+        }
+    }
+
+    /// fsync and fdatasync calls so far, when counted.
+    fn fsyncs(&self) -> Option<u64> {
+        let log = std::fs::read_to_string(self.fsync_log.as_ref()?).ok()?;
+        Some(log.lines().filter(|l| l.contains("sync(")).count() as u64)
+    }
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.pid.to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// CPU time and bytes written by a process so far, from /proc.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    cpu_us: u64,
+    /// Bytes passed to write calls.
+    written: u64,
+    /// Bytes sent to storage (0 where the kernel does not account them).
+    storage_written: u64,
+}
+
+fn usage(pid: u32) -> Usage {
+    let ticks_per_s: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let field = |key: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Usage {
+        cpu_us: ticks * 1_000_000 / ticks_per_s,
+        written: field("wchar:"),
+        storage_written: field("write_bytes:"),
+    }
+}
+
+/// Bytes of the database files (main, WAL) in `data`.
+fn disk_bytes(data: &Path) -> u64 {
+    let db = database_path(data);
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    [db, wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// What the real ingest run measured.
+struct Real {
+    wrk: Wrk,
+    stored: u64,
+    samples: u64,
+    rss_kib: u64,
+    used: Usage,
+    fsyncs: Option<u64>,
+    disk_bytes: u64,
 }
 
 fn peak_rss_kib(pid: u32) -> u64 {
@@ -153,34 +287,39 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn real(data: &Path, uploads: &Path, devices: usize, seconds: u64) -> (Wrk, u64, u64) {
+fn real(data: &Path, work: &Path, uploads: &Path, devices: usize, seconds: u64) -> Real {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_solarwire"))
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--log", "warn", "serve", "--listen", &addr.to_string()])
-            .args(["--device-rate", "0"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    while std::net::TcpStream::connect(addr).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let result = wrk(addr, uploads, devices, seconds);
-    let rss = peak_rss_kib(server.0.id());
+    let server = Server::start(data, addr, &work.join("fsyncs.log"));
+    let (before, fsyncs_before) = (usage(server.pid), server.fsyncs());
+    let wrk = wrk(addr, uploads, devices, seconds);
+    let after = usage(server.pid);
+    let fsyncs = server.fsyncs().zip(fsyncs_before).map(|(a, b)| a - b);
+    let rss_kib = peak_rss_kib(server.pid);
     drop(server); // SIGKILL: what was acknowledged must be in the database.
-    let stored: u64 = rusqlite::Connection::open(database_path(data))
-        .unwrap()
-        .query_row("SELECT COUNT(*) FROM uploads", [], |r| r.get(0))
-        .unwrap();
-    (result, stored, rss)
+    let db = rusqlite::Connection::open(database_path(data)).unwrap();
+    let count = |table: &str| -> u64 {
+        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let (stored, samples) = (count("uploads"), count("samples"));
+    Real {
+        wrk,
+        stored,
+        samples,
+        rss_kib,
+        used: Usage {
+            cpu_us: after.cpu_us - before.cpu_us,
+            written: after.written - before.written,
+            storage_written: after.storage_written - before.storage_written,
+        },
+        fsyncs,
+        disk_bytes: disk_bytes(data),
+    }
 }
 
 fn main() {
@@ -202,10 +341,12 @@ fn main() {
     eprintln!("baseline: bare warp handler, {seconds} s …");
     let bare = baseline(&uploads, devices, seconds);
     eprintln!("real ingest path, {seconds} s …");
-    let (ingest, stored, rss_kib) = real(&data, &uploads, devices, seconds);
+    let real = real(&data, work.path(), &uploads, devices, seconds);
+    let (ingest, stored) = (&real.wrk, real.stored);
 
     let accepted_per_s = stored as f64 / seconds as f64;
     let ratio = accepted_per_s / bare.requests_per_s;
+    let per_upload = |v: u64| v as f64 / stored.max(1) as f64;
     let report = json!({
         "seconds": seconds,
         "devices": devices,
@@ -216,11 +357,17 @@ fn main() {
         "ingest_200": ingest.ok,
         "ingest_refused": ingest.refused + bare.refused,
         "uploads_stored": stored,
+        "samples_stored": real.samples,
         "accepted_uploads_per_s": accepted_per_s,
         "ingest_p50_us": ingest.p50_us,
         "ingest_p99_us": ingest.p99_us,
         "p2_ratio": ratio,
-        "server_peak_rss_mib": rss_kib as f64 / 1024.0,
+        "cpu_us_per_upload": per_upload(real.used.cpu_us),
+        "bytes_written_per_upload": per_upload(real.used.written),
+        "storage_bytes_written_per_upload": per_upload(real.used.storage_written),
+        "fsyncs_per_upload": real.fsyncs.map(per_upload),
+        "disk_bytes_per_sample": real.disk_bytes as f64 / real.samples.max(1) as f64,
+        "server_peak_rss_mib": real.rss_kib as f64 / 1024.0,
     });
     let text = serde_json::to_string_pretty(&report).unwrap();
     std::fs::write(target.join("bench-server.json"), &text).unwrap();
@@ -229,9 +376,17 @@ fn main() {
     writeln!(
         out,
         "P2 = {accepted_per_s:.0} accepted uploads/s ÷ {:.0} bare req/s = {ratio:.2} (goal ≥ 0.5); \
-         peak RSS {:.1} MiB; {} of {} acknowledged uploads stored after SIGKILL",
+         p99 {:.1} ms (goal < 10); per upload {:.0} µs CPU, {:.0} bytes written, {} fsyncs; \
+         {:.1} bytes on disk per sample; peak RSS {:.1} MiB; \
+         {} of {} acknowledged uploads stored after SIGKILL",
         bare.requests_per_s,
-        rss_kib as f64 / 1024.0,
+        ingest.p99_us as f64 / 1000.0,
+        per_upload(real.used.cpu_us),
+        per_upload(real.used.written),
+        real.fsyncs
+            .map_or("uncounted".into(), |f| format!("{:.3}", per_upload(f))),
+        real.disk_bytes as f64 / real.samples.max(1) as f64,
+        real.rss_kib as f64 / 1024.0,
         stored,
         ingest.ok
     )

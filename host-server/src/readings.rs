@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde::Serialize;
-use solarwire_core::registers::{Catalog, Profile, RegisterRef};
+use solarwire_core::registers::{Catalog, Profile, Register, RegisterRef};
 use utoipa::ToSchema;
 
 static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
@@ -22,6 +22,13 @@ static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
 /// The register profile used for conversions.
 pub fn profile() -> &'static Profile {
     &PROFILE
+}
+
+/// The number a raw register value stands for, in the register's unit: the
+/// one conversion behind rollups, series, energy and alerts (`None`: no
+/// measurement, e.g. a sentinel once the catalog marks them).
+pub fn value(register: &Register, raw: u16) -> Option<f64> {
+    Some(register.read(raw).value.to_f64())
 }
 
 /// Where a sample sits, besides its values.

@@ -1,17 +1,17 @@
 //! Retention: raw samples and upload bodies older than the configured days
-//! are rolled into 5-minute aggregates and deleted; aggregates are deleted
-//! after their own, longer, period. Runs in bounded steps on the store's
-//! single writer, between ingest batches.
+//! are deleted (their rollups, kept at ingest, stay); 5-minute rollups are
+//! deleted after their own, longer, period, hourly and daily ones are kept.
+//! Runs in small bounded steps, each one short write.
 
 use std::sync::Arc;
 
 use crate::clock::now_ms;
 use crate::policy::PolicyArgs;
-use crate::store::analytics::RetentionStep;
+use crate::store::telemetry::RetentionStep;
 use crate::store::{Store, StoreError};
 
 const DAY_MS: u64 = 86_400_000;
-/// Steps one run takes at most (each is one day of one device).
+/// Steps one run takes at most (each deletes a bounded number of rows).
 const MAX_STEPS: usize = 100_000;
 
 /// Enforces retention once, as of `now_ms`; the totals of what it did.
@@ -35,13 +35,9 @@ pub async fn enforce(
     } else {
         days(policy.aggregate_retention_days)
     };
-    let max_gap = u64::try_from(policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX);
     let mut total = RetentionStep::default();
     for _ in 0..MAX_STEPS {
-        let step = store
-            .retention_step(raw_before, aggregates_before, max_gap)
-            .await?;
-        total.aggregated += step.aggregated;
+        let step = store.retention_step(raw_before, aggregates_before).await?;
         total.samples_deleted += step.samples_deleted;
         total.uploads_deleted += step.uploads_deleted;
         total.aggregates_deleted += step.aggregates_deleted;
@@ -69,7 +65,6 @@ pub async fn run(store: Arc<dyn Store>, policy: PolicyArgs) {
                 tracing::info!(
                     samples = done.samples_deleted,
                     uploads = done.uploads_deleted,
-                    aggregates_written = done.aggregated,
                     aggregates_deleted = done.aggregates_deleted,
                     "retention enforced"
                 );

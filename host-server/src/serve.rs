@@ -29,7 +29,9 @@ use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
 use crate::mqtt::MqttPublisher;
 use crate::ratelimit::DeviceLimiter;
-use crate::store::sqlite::{CommitSink, SqliteStore, WriterConfig, database_path};
+use crate::store::ingest::{CommitSink, IngestConfig};
+use crate::store::sqlite::database_path;
+use crate::store::{StoreOptions, data_dir_url, open_store};
 use crate::telemetry::Telemetry;
 
 /// Messages a WebSocket client may fall behind by before it is closed.
@@ -116,14 +118,19 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         max_packets: args.max_packets,
         max_values: args.max_values,
     };
-    let writer = WriterConfig {
-        queue: args.write_queue,
-        batch: args.write_batch.max(1),
-        limits,
+    let options = StoreOptions {
+        ingest: IngestConfig {
+            queue: args.write_queue,
+            batch: args.write_batch.max(1),
+            limits,
+            max_gap_ms: u64::try_from(args.policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX),
+        },
+        sink: Some(sink),
+        telemetry: telemetry.clone(),
+        clock: crate::clock::Clock::system(),
     };
-    let store = SqliteStore::open(data_dir, writer, Some(sink), telemetry.clone())
+    let store = open_store(&data_dir_url(data_dir), options)
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
-    let store: Arc<dyn crate::store::Store> = Arc::new(store);
     let keys = Arc::new(KeyRing::new(store.clone(), fleet.clone()));
     let alerts = AlertEngine::start(
         store.clone(),

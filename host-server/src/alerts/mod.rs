@@ -140,7 +140,9 @@ impl AlertEngine {
                     continue;
                 };
                 let t_ms = s.t_ms.unwrap_or(c.received_ms);
-                let value = register.read(raw).value.to_f64();
+                let Some(value) = crate::readings::value(register, raw) else {
+                    continue;
+                };
                 let track = inner.tracks.entry(key.clone()).or_default();
                 let verdict = judge(&rule.rule, track, t_ms, value, &register.unit);
                 self.apply(&mut inner, rule, &key, verdict, t_ms).await;

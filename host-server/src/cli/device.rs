@@ -6,10 +6,9 @@ use std::path::Path;
 
 use clap::{Args, Subcommand};
 
-use super::say;
+use super::{open_store, runtime, say};
 use crate::keys::{generate, parse_hmac_key};
-use crate::store::DeviceKeys;
-use crate::store::sqlite::{Admin, open_for_admin};
+use crate::store::{DeviceKeys, Store};
 
 /// Device commands.
 #[derive(Debug, Subcommand)]
@@ -66,12 +65,20 @@ pub struct KeyArgs {
 
 /// Runs one device command.
 pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
-    let mut admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    runtime()?.block_on(run_with(data_dir, cmd))
+}
+
+async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
+    let store = open_store(data_dir)?;
     match cmd {
         DeviceCommand::Add { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            if !admin.add_device(&id, &keys).map_err(|e| e.to_string())? {
+            if !store
+                .add_device(&id, keys.clone())
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 return Err(format!(
                     "device {id} already exists (see `solarwire device rotate-key`)"
                 ));
@@ -82,26 +89,27 @@ pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::RotateKey { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            found(&id, admin.rotate_keys(&id, &keys))?;
+            found(&id, store.rotate_keys(&id, keys.clone()).await)?;
             say(format_args!(
                 "new keys for device {id}; the old ones no longer verify"
             ));
             print_keys(&keys);
         }
         DeviceCommand::Remove { id } => {
-            found(&id, admin.remove_device(&id))?;
+            found(&id, store.remove_device(&id).await)?;
             say(format_args!("removed device {id} and its data"));
         }
         DeviceCommand::ResetNonce { id } => {
-            found(&id, admin.reset_nonce(&id))?;
+            found(&id, store.reset_nonce(&id).await)?;
             say(format_args!(
                 "device {id}: nonce reset; its next upload is accepted with any nonce"
             ));
         }
-        DeviceCommand::List { json } => list(&admin, json)?,
+        DeviceCommand::List { json } => list(store.as_ref(), json).await?,
         DeviceCommand::Show { id } => {
-            let detail = admin
+            let detail = store
                 .device(&id)
+                .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no device {id}"))?;
             let text = serde_json::to_string_pretty(&detail).map_err(|e| e.to_string())?;
@@ -148,8 +156,8 @@ fn print_keys(keys: &DeviceKeys) {
     }
 }
 
-fn list(admin: &Admin, json: bool) -> Result<(), String> {
-    let devices = admin.devices().map_err(|e| e.to_string())?;
+async fn list(store: &dyn Store, json: bool) -> Result<(), String> {
+    let devices = store.devices().await.map_err(|e| e.to_string())?;
     if json {
         let text = serde_json::to_string_pretty(&devices).map_err(|e| e.to_string())?;
         say(format_args!("{text}"));

@@ -3,7 +3,6 @@
 //! benchmarks and demos. Run it with the server stopped.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use clap::Args;
@@ -14,9 +13,8 @@ use super::{runtime, say};
 use crate::clock::now_ms;
 use crate::simulate::firmware::FirmwareDevice;
 use crate::simulate::inverter::Inverter;
-use crate::store::sqlite::{SqliteStore, WriterConfig};
-use crate::store::{IngestJob, Store};
-use crate::telemetry::Telemetry;
+use crate::store::ingest::IngestConfig;
+use crate::store::{IngestJob, Store, StoreOptions, data_dir_url, open_store};
 
 /// Registers sampled (the firmware's default selection).
 const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
@@ -48,18 +46,20 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
             max_packets: PER_UPLOAD,
             max_values: 4096,
         };
-        let config = WriterConfig {
-            queue: 1024,
-            batch: 64,
-            limits,
+        let options = StoreOptions {
+            ingest: IngestConfig {
+                queue: 1024,
+                batch: 64,
+                limits,
+                max_gap_ms: crate::store::DEFAULT_MAX_GAP_MS,
+            },
+            ..StoreOptions::command()
         };
-        let store = SqliteStore::open(data_dir, config, None, Arc::new(Telemetry::new()))
-            .map_err(|e| e.to_string())?;
+        let store = open_store(&data_dir_url(data_dir), options).map_err(|e| e.to_string())?;
         let poll_ms = u64::from(args.poll_interval) * 1000;
         let end = now_ms() - now_ms() % poll_ms;
         let start = end - u64::from(args.days) * 86_400_000;
         let mut tasks = Vec::new();
-        let store: Arc<dyn Store> = Arc::new(store);
         for i in 1..=args.devices {
             let id = format!("GEN_{i:04}");
             let keys = crate::keys::generate(false).map_err(|e| e.to_string())?;

@@ -103,6 +103,15 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
+/// Opens the store of a data directory for a one-off command.
+fn open_store(
+    data_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
+    let url = crate::store::data_dir_url(data_dir);
+    crate::store::open_store(&url, crate::store::StoreOptions::command())
+        .map_err(|e| format!("cannot open {url}: {e}"))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

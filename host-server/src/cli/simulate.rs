@@ -4,11 +4,10 @@ use std::path::Path;
 
 use solarwire_core::envelope::Keys;
 
-use super::{runtime, say};
+use super::{open_store, runtime, say};
 use crate::keys::{generate, parse_hmac_key};
 use crate::simulate::SimulateArgs;
 use crate::simulate::firmware::FirmwareDevice;
-use crate::store::sqlite::open_for_admin;
 
 /// Runs a simulation.
 pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
@@ -16,7 +15,8 @@ pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
     for id in &ids {
         crate::device_id::check(id).map_err(|m| format!("bad device id {id:?}: {m}"))?;
     }
-    let keys = device_keys(data_dir, args, &ids)?;
+    let runtime = runtime()?;
+    let keys = runtime.block_on(device_keys(data_dir, args, &ids))?;
     let devices = ids
         .into_iter()
         .zip(keys)
@@ -27,7 +27,7 @@ pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
     let firmware = crate::fota::FirmwareKeys::load(data_dir)
         .ok()
         .and_then(|k| k.for_device_build().ok());
-    let summary = runtime()?.block_on(crate::simulate::run(args, devices, firmware.as_ref()))?;
+    let summary = runtime.block_on(crate::simulate::run(args, devices, firmware.as_ref()))?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
         say(format_args!("{text}"));
@@ -39,31 +39,36 @@ pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
 
 /// The given key for every device, or each device's key from the local
 /// database (adding devices that do not exist yet).
-fn device_keys(data_dir: &Path, args: &SimulateArgs, ids: &[String]) -> Result<Vec<Keys>, String> {
+async fn device_keys(
+    data_dir: &Path,
+    args: &SimulateArgs,
+    ids: &[String],
+) -> Result<Vec<Keys>, String> {
     if let Some(hex) = &args.key {
         let key = parse_hmac_key(hex)?;
         return Ok(ids.iter().map(|_| Keys::new(&key)).collect());
     }
-    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    let store = open_store(data_dir)?;
     let mut added = 0;
-    let keys = ids
-        .iter()
-        .map(|id| {
-            let stored = admin.device_keys(id).map_err(|e| e.to_string())?;
-            let hmac = match stored {
-                Some(k) => k
-                    .hmac
-                    .ok_or_else(|| format!("device {id} uses the fleet key: pass it with --key"))?,
-                None => {
-                    let new = generate(false).map_err(|e| format!("no OS randomness: {e}"))?;
-                    admin.add_device(id, &new).map_err(|e| e.to_string())?;
-                    added += 1;
-                    new.hmac.unwrap_or_default()
-                }
-            };
-            Ok(Keys::new(&hmac))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        let stored = store.device_keys(id).await.map_err(|e| e.to_string())?;
+        let hmac = match stored {
+            Some(k) => k
+                .hmac
+                .ok_or_else(|| format!("device {id} uses the fleet key: pass it with --key"))?,
+            None => {
+                let new = generate(false).map_err(|e| format!("no OS randomness: {e}"))?;
+                store
+                    .add_device(id, new.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                added += 1;
+                new.hmac.unwrap_or_default()
+            }
+        };
+        keys.push(Keys::new(&hmac));
+    }
     if added > 0 {
         say(format_args!(
             "added {added} simulated device(s) to {}",

@@ -6,10 +6,9 @@ use std::path::Path;
 
 use clap::Subcommand;
 
-use super::say;
+use super::{open_store, runtime, say};
 use crate::auth::{check_user_name, password};
 use crate::store::access::Role;
-use crate::store::sqlite::open_for_admin;
 
 /// User commands.
 #[derive(Debug, Subcommand)]
@@ -44,7 +43,11 @@ pub enum UserCommand {
 
 /// Runs one user command.
 pub(super) fn run(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
-    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    runtime()?.block_on(run_with(data_dir, cmd))
+}
+
+async fn run_with(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
+    let store = open_store(data_dir)?;
     match cmd {
         UserCommand::Add {
             name,
@@ -54,8 +57,9 @@ pub(super) fn run(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
             check_user_name(&name)?;
             let role = Role::parse(&role).ok_or("--role is admin or viewer")?;
             let hash = password::hash_blocking(&read_password(&name, password_stdin)?)?;
-            admin
-                .add_user(&name, role, &hash)
+            store
+                .add_user(&name, role, hash)
+                .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("user {name} already exists"))?;
             say(format_args!("added {} {name}", role.as_str()));
@@ -65,7 +69,7 @@ pub(super) fn run(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
                 "{:<32} {:<7} CREATED (Unix ms)",
                 "NAME", "ROLE"
             ));
-            for u in admin.users().map_err(|e| e.to_string())? {
+            for u in store.users().await.map_err(|e| e.to_string())? {
                 say(format_args!(
                     "{:<32} {:<7} {}",
                     u.name,
@@ -79,8 +83,9 @@ pub(super) fn run(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
             password_stdin,
         } => {
             let hash = password::hash_blocking(&read_password(&name, password_stdin)?)?;
-            if !admin
-                .set_password(&name, &hash)
+            if !store
+                .set_password(&name, hash)
+                .await
                 .map_err(|e| e.to_string())?
             {
                 return Err(format!("no user {name}"));
@@ -90,7 +95,7 @@ pub(super) fn run(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
             ));
         }
         UserCommand::Remove { name } => {
-            if !admin.remove_user(&name).map_err(|e| e.to_string())? {
+            if !store.remove_user(&name).await.map_err(|e| e.to_string())? {
                 return Err(format!("no user {name}"));
             }
             say(format_args!("removed user {name}"));

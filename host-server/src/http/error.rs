@@ -69,8 +69,14 @@ impl ApiError {
         }
     }
 
-    /// 500 for a failure the log explains (the message never carries details).
-    pub fn internal(log: impl std::fmt::Display) -> Self {
+    /// 500 for a failure the log explains (the message never carries
+    /// details); a busy store is 503 `busy` with `Retry-After` instead.
+    pub fn internal(log: impl std::fmt::Display + 'static) -> Self {
+        let store = (&log as &dyn std::any::Any).downcast_ref::<crate::store::StoreError>();
+        if store.is_some_and(crate::store::StoreError::is_busy) {
+            tracing::warn!(error = %log, "database busy");
+            return Self::unavailable("busy", "the database is busy; retry shortly", 1);
+        }
         tracing::error!(error = %log, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -19,7 +19,7 @@ use crate::auth::Access;
 use crate::clock::now_ms;
 use crate::query::calendar::{Period, calendar};
 use crate::query::status::{DeviceStatus, offline_after_ms, status};
-use crate::store::analytics::{DevicePatch, FleetDevice};
+use crate::store::devices::{DevicePatch, FleetDevice};
 
 /// Devices per page by default, and at most.
 const DEFAULT_PAGE: usize = 50;
@@ -123,7 +123,7 @@ async fn line(
         s.registers
             .iter()
             .find(|(id, _)| *id == pac.id)
-            .map(|&(_, raw)| (s.t_ms, pac.read(raw).value.to_f64()))
+            .and_then(|&(_, raw)| Some((s.t_ms, crate::readings::value(pac, raw)?)))
     });
     let energy: f64 = device_energy(state, &d, today)
         .await?

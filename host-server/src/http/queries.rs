@@ -21,8 +21,9 @@ use crate::config::parse_duration;
 use crate::query::buckets::Point;
 use crate::query::calendar::{Period, calendar, zone};
 use crate::query::energy::EnergyBucket;
-use crate::query::series::{Agg, MAX_BUCKETS, SeriesPoint, series, uses_aggregates};
+use crate::query::series::{Agg, MAX_BUCKETS, SeriesPoint, rollup_level, series};
 use crate::query::{csv, energy};
+use crate::store::telemetry::Level;
 
 /// Raw samples one query reads at most.
 pub(super) const MAX_POINTS: usize = 2_000_000;
@@ -61,7 +62,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
 pub(super) async fn known_device(
     state: &AppState,
     id: &str,
-) -> Result<crate::store::analytics::FleetDevice, ApiError> {
+) -> Result<crate::store::devices::FleetDevice, ApiError> {
     crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
     match state
         .store
@@ -115,11 +116,28 @@ pub(super) async fn converted(
     Ok(before
         .iter()
         .chain(&raw)
-        .map(|p| Point {
-            t_ms: p.t_ms,
-            value: register.read(p.raw).value.to_f64(),
+        .filter_map(|p| {
+            Some(Point {
+                t_ms: p.t_ms,
+                value: crate::readings::value(register, p.raw)?,
+            })
         })
         .collect())
+}
+
+/// Rollups of one register at `level` with buckets in `[from, to)`.
+async fn rollups(
+    state: &AppState,
+    device: &str,
+    register: &Register,
+    level: Level,
+    (from, to): (u64, u64),
+) -> Result<Vec<crate::store::telemetry::Aggregate>, ApiError> {
+    state
+        .store
+        .aggregates(device, register.id, level, from, to)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// `register`, `from`/`to` (Unix ms, `to` exclusive), `step` (`5m`), `agg`, `format`.
@@ -211,15 +229,15 @@ async fn series_reply(
         ));
     }
     let from = from - from % step_ms;
-    let points = converted(state, id, register, (from, to), 0).await?;
-    let aggregates = if uses_aggregates(step_ms) {
-        state
-            .store
-            .aggregates(id, register.id, from, to)
-            .await
-            .map_err(ApiError::internal)?
-    } else {
-        Vec::new()
+    let (points, aggregates) = match rollup_level(from, step_ms) {
+        Some(level) => (
+            Vec::new(),
+            rollups(state, id, register, level, (from, to)).await?,
+        ),
+        None => (
+            converted(state, id, register, (from, to), 0).await?,
+            Vec::new(),
+        ),
     };
     let buckets = series(from, to, step_ms, agg, &points, &aggregates);
     if csv::wanted(q.format.as_deref(), accept) {
@@ -368,7 +386,7 @@ pub(super) fn request_zone(
 /// before the device existed, see [`energy::Window`]).
 pub(super) async fn device_energy(
     state: &AppState,
-    device: &crate::store::analytics::FleetDevice,
+    device: &crate::store::devices::FleetDevice,
     calendar: &crate::query::calendar::Calendar,
 ) -> Result<Vec<EnergyBucket>, ApiError> {
     let id = device.device_id.as_str();
@@ -377,12 +395,16 @@ pub(super) async fn device_energy(
         return Ok(Vec::new());
     };
     let max_gap = max_gap_ms(state);
-    let power = converted(state, id, pac, (start, end), max_gap).await?;
-    let aggregates = state
-        .store
-        .aggregates(id, pac.id, start, end)
-        .await
-        .map_err(ApiError::internal)?;
+    let (power, aggregates) = match Level::tiling(&calendar.edges) {
+        Some(level) => (
+            Vec::new(),
+            rollups(state, id, pac, level, (start, end)).await?,
+        ),
+        None => (
+            converted(state, id, pac, (start, end), max_gap).await?,
+            Vec::new(),
+        ),
+    };
     Ok(energy::energy(
         calendar,
         &power,

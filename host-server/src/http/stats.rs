@@ -19,7 +19,7 @@ use crate::auth::Access;
 use crate::clock::now_ms;
 use crate::query::status::status;
 use crate::store::CodecStats;
-use crate::store::analytics::UploadStats;
+use crate::store::ingest::UploadStats;
 
 /// Window of "uploads per minute".
 const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;

@@ -4,7 +4,7 @@
 //! Two consecutive samples further apart than `max_gap_ms` are not joined:
 //! the time between them counts as missing, never as produced energy.
 
-use crate::store::analytics::Aggregate;
+use crate::store::telemetry::Aggregate;
 
 /// A converted value at a time.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +30,8 @@ pub struct Bucket {
     pub last: f64,
     /// Its time.
     pub last_t_ms: u64,
+    /// The earliest sample's time.
+    pub first_t_ms: u64,
     /// Integral of the value over the bucket, value × seconds.
     pub area: f64,
     /// Time covered by the integral, ms.
@@ -37,13 +39,16 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    fn add(&mut self, t_ms: u64, value: f64) {
+    /// Counts one sample.
+    pub fn add(&mut self, t_ms: u64, value: f64) {
         if self.count == 0 {
             self.min = value;
             self.max = value;
+            self.first_t_ms = t_ms;
         } else {
             self.min = self.min.min(value);
             self.max = self.max.max(value);
+            self.first_t_ms = self.first_t_ms.min(t_ms);
         }
         self.count += 1;
         self.sum += value;
@@ -55,6 +60,9 @@ impl Bucket {
 
     /// Folds in a stored 5-minute aggregate.
     pub fn merge(&mut self, a: &Aggregate) {
+        // A segment may pass through a bucket without a sample in it.
+        self.area += a.area;
+        self.covered_ms += a.covered_ms;
         if a.count == 0 {
             return;
         }
@@ -69,10 +77,13 @@ impl Bucket {
             self.last = a.last;
             self.last_t_ms = a.last_t_ms;
         }
+        self.first_t_ms = if self.count == 0 {
+            a.first_t_ms
+        } else {
+            self.first_t_ms.min(a.first_t_ms)
+        };
         self.count += a.count;
         self.sum += a.sum;
-        self.area += a.area;
-        self.covered_ms += a.covered_ms;
     }
 
     /// The mean of the samples, when there are any.
@@ -104,18 +115,24 @@ pub fn accumulate(edges: &[u64], points: &[Point], max_gap_ms: u64, buckets: &mu
             continue;
         }
         let (mut a, b) = (p.t_ms.max(start), q.t_ms.min(end));
-        let at =
-            |t: u64| p.value + (q.value - p.value) * (t - p.t_ms) as f64 / (q.t_ms - p.t_ms) as f64;
         while a < b {
             let Some(i) = bucket_of(edges, a) else { break };
             let stop = b.min(edges[i + 1]);
             if let Some(bucket) = buckets.get_mut(i) {
-                bucket.area += (at(a) + at(stop)) / 2.0 * (stop - a) as f64 / 1000.0;
+                bucket.area += trapezoid(p, q, a, stop);
                 bucket.covered_ms += stop - a;
             }
             a = stop;
         }
     }
+}
+
+/// The integral (value × seconds) over `[a, b]` of the line from `p` to `q`
+/// (`p.t_ms <= a <= b <= q.t_ms`, `p.t_ms < q.t_ms`).
+pub fn trapezoid(p: &Point, q: &Point, a: u64, b: u64) -> f64 {
+    let at =
+        |t: u64| p.value + (q.value - p.value) * (t - p.t_ms) as f64 / (q.t_ms - p.t_ms) as f64;
+    (at(a) + at(b)) / 2.0 * (b - a) as f64 / 1000.0
 }
 
 /// Edges every `step_ms` from `from_ms` rounded down to `to_ms` rounded up.

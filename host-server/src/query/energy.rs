@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, bucket_of};
 use super::calendar::Calendar;
-use crate::store::analytics::{AGGREGATE_MS, Aggregate};
+use crate::store::telemetry::{AGGREGATE_MS, Aggregate};
 
 /// One calendar bucket's energy.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -54,7 +54,12 @@ pub fn energy(
     let first_data = power
         .iter()
         .map(|p| p.t_ms)
-        .chain(aggregates.iter().map(|a| a.bucket_ms))
+        .chain(
+            aggregates
+                .iter()
+                .filter(|a| a.count > 0)
+                .map(|a| a.first_t_ms),
+        )
         .min();
     let since_ms = first_data.map_or(registered_ms, |t| t.min(registered_ms));
     let since_ms = since_ms - since_ms % AGGREGATE_MS;
@@ -115,6 +120,7 @@ mod tests {
             max: 600.0,
             last: 600.0,
             last_t_ms: 7_500_000,
+            first_t_ms: 7_200_000,
             area: 600.0 * 300.0,
             covered_ms: 300_000,
         };

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::buckets::{Bucket, Point, accumulate, aligned_edges, bucket_of};
-use crate::store::analytics::{AGGREGATE_MS, Aggregate};
+use crate::store::telemetry::{Aggregate, Level};
 
 /// Most buckets one series may have.
 pub const MAX_BUCKETS: u64 = 10_000;
@@ -57,12 +57,15 @@ pub struct SeriesPoint {
     pub count: u64,
 }
 
-/// Whether stored aggregates can fill buckets of `step_ms`.
-pub fn uses_aggregates(step_ms: u64) -> bool {
-    step_ms >= AGGREGATE_MS && step_ms.is_multiple_of(AGGREGATE_MS)
+/// The rollup level that fills buckets of `step_ms` from `from_ms` (aligned
+/// to the step) exactly, if any: then a series reads only rollups, at most
+/// a few hundred rows for the usual ranges; otherwise raw samples.
+pub fn rollup_level(from_ms: u64, step_ms: u64) -> Option<Level> {
+    Level::tiling(&[from_ms, step_ms])
 }
 
-/// Buckets `[from, to)` by `step_ms` and reduces each with `agg`.
+/// Buckets `[from, to)` by `step_ms` and reduces each with `agg`, from raw
+/// points and rollups (each time covered by one or the other).
 pub fn series(
     from_ms: u64,
     to_ms: u64,
@@ -74,11 +77,9 @@ pub fn series(
     let edges = aligned_edges(from_ms, to_ms, step_ms);
     let mut buckets = vec![Bucket::default(); edges.len() - 1];
     accumulate(&edges, points, 0, &mut buckets);
-    if uses_aggregates(step_ms) {
-        for a in aggregates {
-            if let Some(b) = bucket_of(&edges, a.bucket_ms).and_then(|i| buckets.get_mut(i)) {
-                b.merge(a);
-            }
+    for a in aggregates {
+        if let Some(b) = bucket_of(&edges, a.bucket_ms).and_then(|i| buckets.get_mut(i)) {
+            b.merge(a);
         }
     }
     edges
@@ -96,6 +97,16 @@ pub fn series(
 mod tests {
     use super::*;
 
+    const AGGREGATE_MS: u64 = crate::store::telemetry::AGGREGATE_MS;
+
+    #[test]
+    fn rollups_serve_steps_they_tile() {
+        assert_eq!(rollup_level(0, 300_000), Some(Level::Minutes5));
+        assert_eq!(rollup_level(3_600_000, 3_600_000), Some(Level::Hour));
+        assert_eq!(rollup_level(86_400_000, 7 * 86_400_000), Some(Level::Day));
+        assert_eq!(rollup_level(0, 90_000), None);
+    }
+
     #[test]
     fn buckets_reduce_with_each_aggregation() {
         let points: Vec<Point> = [(0, 1.0), (60_000, 3.0), (301_000, 10.0)]
@@ -110,6 +121,7 @@ mod tests {
             max: 6.0,
             last: 6.0,
             last_t_ms: 650_000,
+            first_t_ms: 600_000,
             area: 0.0,
             covered_ms: 0,
         };
@@ -122,7 +134,7 @@ mod tests {
         assert_eq!(max[2].value, Some(6.0));
         let last = series(0, 600_000, AGGREGATE_MS, Agg::Last, &points, &[]);
         assert_eq!(last[0].value, Some(3.0));
-        let fine = series(0, 120_000, 60_000, Agg::Min, &points, &[old]);
+        let fine = series(0, 120_000, 60_000, Agg::Min, &points, &[]);
         assert_eq!(
             fine.iter().map(|p| p.value).collect::<Vec<_>>(),
             [Some(1.0), Some(3.0)]

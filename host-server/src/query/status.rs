@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::analytics::FleetDevice;
+use crate::store::devices::FleetDevice;
 
 /// Upload periods without an upload before a device counts as offline.
 pub const MISSED_UPLOADS: u64 = 3;

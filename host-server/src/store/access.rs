@@ -81,6 +81,39 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// A stored refresh token as the reuse rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshState {
+    /// Expiry, Unix ms.
+    pub expires_ms: u64,
+    /// Whether it was exchanged already.
+    pub spent: bool,
+    /// Whether its family was revoked.
+    pub revoked: bool,
+}
+
+/// What presenting a refresh token leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshVerdict {
+    /// Spend it and issue its successor in the same family.
+    Rotate,
+    /// A spent token came back: someone holds a copy, so end the whole login.
+    RevokeFamily,
+    /// Unknown, revoked or expired: refuse, change nothing.
+    Refuse,
+}
+
+/// The refresh-token rule, the same for every backend: a token is good once,
+/// before it expires; presenting it again revokes its family.
+pub fn judge_refresh(token: Option<&RefreshState>, now_ms: u64) -> RefreshVerdict {
+    match token {
+        None => RefreshVerdict::Refuse,
+        Some(t) if t.spent => RefreshVerdict::RevokeFamily,
+        Some(t) if t.revoked || t.expires_ms <= now_ms => RefreshVerdict::Refuse,
+        Some(_) => RefreshVerdict::Rotate,
+    }
+}
+
 /// Who may use an API key for what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -178,6 +211,12 @@ pub trait AccessStore: Send + Sync {
     fn user(&self, id: i64) -> BoxFuture<'_, Result<Option<User>, StoreError>>;
     /// Every user, by name.
     fn users(&self) -> BoxFuture<'_, Result<Vec<User>, StoreError>>;
+    /// Replaces a password and ends the user's sessions; `false` when unknown.
+    fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Deletes a user and their sessions; `false` when unknown.
     fn remove_user(&self, name: &str) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Stores a refresh token.
@@ -200,4 +239,40 @@ pub trait AccessStore: Send + Sync {
     fn revoke_api_key(&self, id: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// Adds up key uses counted in memory.
     fn record_key_uses(&self, uses: Vec<KeyUse>) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_token_is_good_once_before_it_expires() {
+        let fresh = RefreshState {
+            expires_ms: 100,
+            spent: false,
+            revoked: false,
+        };
+        assert_eq!(judge_refresh(Some(&fresh), 99), RefreshVerdict::Rotate);
+        assert_eq!(judge_refresh(Some(&fresh), 100), RefreshVerdict::Refuse);
+        assert_eq!(judge_refresh(None, 0), RefreshVerdict::Refuse);
+        let spent = RefreshState {
+            spent: true,
+            ..fresh
+        };
+        assert_eq!(judge_refresh(Some(&spent), 0), RefreshVerdict::RevokeFamily);
+        // Reuse is reuse even after expiry or revocation: the copy is the alarm.
+        let spent_revoked = RefreshState {
+            revoked: true,
+            ..spent
+        };
+        assert_eq!(
+            judge_refresh(Some(&spent_revoked), 500),
+            RefreshVerdict::RevokeFamily
+        );
+        let revoked = RefreshState {
+            revoked: true,
+            ..fresh
+        };
+        assert_eq!(judge_refresh(Some(&revoked), 0), RefreshVerdict::Refuse);
+    }
 }

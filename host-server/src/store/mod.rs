@@ -1,20 +1,32 @@
-//! Durable storage behind one small trait, so a PostgreSQL backend can follow
-//! the SQLite one without touching the HTTP layer.
+//! Durable storage: backend-neutral rules and traits grouped by data, with
+//! one module per backend (the only places with SQL).
 //!
-//! The ingest contract: [`Store::ingest`] resolves only after the upload, its
-//! samples, the device's decoding state and its advanced nonce are committed
-//! together. The replay decision is taken inside that same transaction, so
-//! concurrent requests for one device can never both pass.
+//! ```text
+//!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
+//!                                  + AccessStore + AlertStore
+//!                          │  rules every backend applies (pure, time passed in):
+//!                          │  ingest::IngestBatch (replay, decode, duplicates,
+//!                          │  summaries, codec stats), telemetry::roll_up,
+//!                          │  access::judge_refresh
+//!                          ▼
+//!                        sqlite/ (open_store("sqlite://…"))
+//! ```
+//!
+//! A backend is complete when it passes the conformance suite
+//! (`tests/conformance/`), one test body per behaviour.
 
 pub mod access;
 pub mod alerts;
-pub mod analytics;
+pub mod devices;
 pub mod firmware;
+pub mod ingest;
 pub mod management;
 mod model;
 pub mod sqlite;
+pub mod telemetry;
 
-use futures_util::future::BoxFuture;
+use std::path::Path;
+use std::sync::Arc;
 
 pub use model::{
     CodecStats, Committed, DeviceDetail, DeviceKeys, DeviceSummary, HistoryQuery, IngestError,
@@ -22,58 +34,91 @@ pub use model::{
     StoreError, StoredSample, UploadSummary,
 };
 
+use crate::clock::Clock;
+use crate::telemetry::Telemetry;
+
 /// What every storage backend offers the server.
 pub trait Store:
-    access::AccessStore
+    devices::DeviceStore
+    + ingest::IngestStore
+    + telemetry::TelemetryStore
+    + access::AccessStore
     + alerts::AlertStore
-    + analytics::AnalyticsStore
     + firmware::FirmwareStore
     + management::ManagementStore
     + Send
     + Sync
     + 'static
 {
-    /// Decides replay, decodes, stores and commits one verified upload.
-    fn ingest(&self, job: IngestJob) -> BoxFuture<'_, Result<IngestOutcome, IngestError>>;
-    /// The keys of a device (`None`: unknown device).
-    fn device_keys(&self, device: &str) -> BoxFuture<'_, Result<Option<DeviceKeys>, StoreError>>;
-    /// A counter bumped by every operator change to devices (keys, removal,
-    /// nonce resets), including changes made by another process.
-    fn device_epoch(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
-    /// Records the metadata a device sends at boot (`POST /devices`).
-    fn register(
-        &self,
-        registration: Registration,
-    ) -> BoxFuture<'_, Result<RegistrationOutcome, StoreError>>;
-    /// The highest accepted nonce (`None`: unknown device or none yet).
-    fn last_nonce(&self, device: &str) -> BoxFuture<'_, Result<Option<u32>, StoreError>>;
-    /// Adds a device with its keys; `false` when the id is taken.
-    fn add_device(&self, device: &str, keys: DeviceKeys)
-    -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Replaces a device's keys; `false` for an unknown device.
-    fn rotate_keys(
-        &self,
-        device: &str,
-        keys: DeviceKeys,
-    ) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Deletes a device and all its data; `false` for an unknown device.
-    fn remove_device(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Forgets a device's last nonce (its counter wrapped or was wiped, F18).
-    fn reset_nonce(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>>;
-    /// Every device, in id order.
-    fn devices(&self) -> BoxFuture<'_, Result<Vec<DeviceSummary>, StoreError>>;
-    /// One device with its statistics.
-    fn device(&self, device: &str) -> BoxFuture<'_, Result<Option<DeviceDetail>, StoreError>>;
-    /// Samples of a device in a time range, oldest first.
-    fn history(
-        &self,
-        device: &str,
-        query: HistoryQuery,
-    ) -> BoxFuture<'_, Result<Vec<StoredSample>, StoreError>>;
-    /// The newest sample of a device.
-    fn latest(&self, device: &str) -> BoxFuture<'_, Result<Option<StoredSample>, StoreError>>;
-    /// Totals over the whole store.
-    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts, StoreError>>;
-    /// Whether the ingest path can commit right now.
-    fn writable(&self) -> bool;
+}
+
+impl<T> Store for T where
+    T: devices::DeviceStore
+        + ingest::IngestStore
+        + telemetry::TelemetryStore
+        + access::AccessStore
+        + alerts::AlertStore
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Samples further apart are not joined in energy integrals unless
+/// configured otherwise (`--energy-max-gap`'s default).
+pub const DEFAULT_MAX_GAP_MS: u64 = 120_000;
+
+/// How a store is opened besides its URL.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// The ingest writer's queue, batch and decoding limits.
+    pub ingest: ingest::IngestConfig,
+    /// Where committed uploads go (the server's live outputs).
+    pub sink: Option<ingest::CommitSink>,
+    /// Counters.
+    pub telemetry: Arc<Telemetry>,
+    /// The time every stored timestamp comes from.
+    pub clock: Clock,
+}
+
+impl StoreOptions {
+    /// Options for one-off commands: default limits, no live outputs, the system clock.
+    pub fn command() -> Self {
+        Self {
+            ingest: ingest::IngestConfig {
+                queue: 1024,
+                batch: 64,
+                limits: solarwire_core::upload::Limits::default(),
+                max_gap_ms: DEFAULT_MAX_GAP_MS,
+            },
+            sink: None,
+            telemetry: Arc::new(Telemetry::new()),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// The URL of the default store in a data directory.
+pub fn data_dir_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", sqlite::database_path(data_dir).display())
+}
+
+/// Opens (creating and migrating if needed) the store at `url`:
+/// `sqlite://PATH` (or `sqlite:PATH`) is the SQLite database file at PATH.
+///
+/// # Errors
+/// An unknown scheme, or a database that cannot be opened or migrated.
+pub fn open_store(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"));
+    match path {
+        Some(path) if !path.is_empty() => Ok(Arc::new(sqlite::SqliteStore::open(
+            Path::new(path),
+            options,
+        )?)),
+        _ => Err(StoreError::new(format!(
+            "unsupported store URL {url:?} (expected sqlite://PATH)"
+        ))),
+    }
 }

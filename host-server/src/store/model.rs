@@ -52,27 +52,47 @@ pub enum IngestError {
 
 impl From<StoreError> for IngestError {
     fn from(e: StoreError) -> Self {
-        Self::Unavailable(e.0)
+        Self::Unavailable(e.message)
     }
 }
 
 /// A database failure (the message is for the log).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub struct StoreError {
+    message: String,
+    busy: bool,
+}
+
+impl StoreError {
+    /// A failure described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            busy: false,
+        }
+    }
+
+    /// The database is busy (locked by another writer): retrying shortly works.
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            busy: true,
+        }
+    }
+
+    /// Whether retrying shortly should work (HTTP 503 with `Retry-After`).
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for StoreError {}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self(e.to_string())
-    }
-}
 
 /// What was stored for one upload; also the body of its reply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

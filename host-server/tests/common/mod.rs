@@ -3,7 +3,9 @@
 
 pub mod raw;
 
+use std::future::Future;
 use std::path::Path;
+use std::sync::Arc;
 
 use clap::Parser;
 use reqwest::StatusCode;
@@ -13,9 +15,9 @@ use solarwire_server::auth::opaque;
 use solarwire_server::cli::{Cli, Command};
 use solarwire_server::serve::{Running, start};
 use solarwire_server::simulate::firmware::FirmwareDevice;
-use solarwire_server::store::DeviceKeys;
 use solarwire_server::store::access::{NewApiKey, Scope};
-use solarwire_server::store::sqlite::{database_path, open_for_admin};
+use solarwire_server::store::sqlite::database_path;
+use solarwire_server::store::{DeviceKeys, Store, StoreOptions, data_dir_url, open_store};
 use tempfile::TempDir;
 
 /// The firmware's default register layout (Vac1, Iac1, Ipv1, Ipv2, Temp, Pac).
@@ -133,30 +135,48 @@ impl Server {
     }
 }
 
+/// Runs `f` on the store of `data_dir` on a thread and runtime of its own,
+/// so sync and async tests alike can make operator changes.
+pub fn on_store<T, F>(data_dir: &Path, f: impl FnOnce(Arc<dyn Store>) -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: Future<Output = T>,
+{
+    let url = data_dir_url(data_dir);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = open_store(&url, StoreOptions::command()).unwrap();
+        runtime.block_on(f(store))
+    })
+    .join()
+    .unwrap()
+}
+
 /// Stores a new API key of `scope` and returns it.
 pub fn add_api_key(data_dir: &Path, scope: Scope, expires_ms: Option<u64>) -> String {
     let (key, hash) = opaque::generate(opaque::API_KEY_PREFIX).unwrap();
-    open_for_admin(data_dir)
-        .unwrap()
-        .add_api_key(&NewApiKey {
-            name: format!("test {}", scope.as_str()),
-            prefix: key[..10].to_owned(),
-            hash,
-            scope,
-            created_by: "tests".into(),
-            expires_ms,
-        })
-        .unwrap();
+    let new = NewApiKey {
+        name: format!("test {}", scope.as_str()),
+        prefix: key[..10].to_owned(),
+        hash,
+        scope,
+        created_by: "tests".into(),
+        expires_ms,
+    };
+    on_store(data_dir, |store| async move {
+        store.add_api_key(new).await.unwrap()
+    });
     key
 }
 
 pub fn add_device_keys(data_dir: &Path, id: &str, keys: DeviceKeys) {
-    assert!(
-        open_for_admin(data_dir)
-            .unwrap()
-            .add_device(id, &keys)
-            .unwrap()
-    );
+    let id = id.to_owned();
+    assert!(on_store(data_dir, |store| async move {
+        store.add_device(&id, keys).await.unwrap()
+    }));
 }
 
 pub fn db(data_dir: &Path) -> rusqlite::Connection {

@@ -4,12 +4,11 @@
 use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::{Admin, SqliteStore};
-use crate::clock::now_ms;
+use super::SqliteStore;
 use crate::store::StoreError;
 use crate::store::access::{
-    AccessStore, ApiKey, KeyUse, NewApiKey, NewRefresh, RefreshOutcome, Role, Scope, TokenHash,
-    User,
+    AccessStore, ApiKey, KeyUse, NewApiKey, NewRefresh, RefreshOutcome, RefreshState,
+    RefreshVerdict, Role, Scope, TokenHash, User, judge_refresh,
 };
 
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
@@ -34,8 +33,8 @@ fn add_user(
     name: &str,
     role: Role,
     hash: &str,
+    created_ms: u64,
 ) -> Result<Option<User>, StoreError> {
-    let created_ms = now_ms();
     let added = conn.execute(
         "INSERT INTO users (name, role, password_hash, created_ms) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO NOTHING",
@@ -64,7 +63,7 @@ fn remove_user(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("DELETE FROM users WHERE name = ?1", [name])? == 1)
 }
 
-fn set_password(conn: &Connection, name: &str, hash: &str) -> Result<bool, StoreError> {
+fn set_password(conn: &Connection, name: &str, hash: &str, now: u64) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE users SET password_hash = ?2 WHERE name = ?1",
         params![name, hash],
@@ -73,32 +72,9 @@ fn set_password(conn: &Connection, name: &str, hash: &str) -> Result<bool, Store
     conn.execute(
         "UPDATE refresh_tokens SET revoked_ms = ?2
          WHERE revoked_ms IS NULL AND user IN (SELECT id FROM users WHERE name = ?1)",
-        params![name, now_ms()],
+        params![name, now],
     )?;
     Ok(changed)
-}
-
-impl Admin {
-    /// Adds a user; `None` when the name is taken.
-    pub fn add_user(&self, name: &str, role: Role, hash: &str) -> Result<Option<User>, StoreError> {
-        add_user(&self.0, name, role, hash)
-    }
-    /// Every user.
-    pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        users(&self.0)
-    }
-    /// Deletes a user; `false` when unknown.
-    pub fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
-        remove_user(&self.0, name)
-    }
-    /// Stores a new API key.
-    pub fn add_api_key(&self, key: &NewApiKey) -> Result<ApiKey, StoreError> {
-        add_api_key(&self.0, key)
-    }
-    /// Replaces a password and ends the user's sessions; `false` when unknown.
-    pub fn set_password(&self, name: &str, hash: &str) -> Result<bool, StoreError> {
-        set_password(&self.0, name, hash)
-    }
 }
 
 fn insert_refresh(conn: &Connection, t: &NewRefresh) -> Result<(), StoreError> {
@@ -120,38 +96,36 @@ fn rotate_refresh(
     conn: &mut Connection,
     presented: &TokenHash,
     mut next: NewRefresh,
+    now: u64,
 ) -> Result<RefreshOutcome, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let row = tx
         .query_row(
-            "SELECT t.id, t.family, t.expires_ms, t.used_ms, t.revoked_ms, u.id, u.name, u.role,
-                    u.created_ms
+            "SELECT t.id, t.family, t.expires_ms, t.used_ms IS NOT NULL, t.revoked_ms IS NOT NULL,
+                    u.id, u.name, u.role, u.created_ms
              FROM refresh_tokens t JOIN users u ON u.id = t.user WHERE t.token_hash = ?1",
             [presented.as_slice()],
             |r| {
+                let state = RefreshState {
+                    expires_ms: r.get(2)?,
+                    spent: r.get(3)?,
+                    revoked: r.get(4)?,
+                };
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, u64>(2)?,
-                    r.get::<_, Option<u64>>(3)?,
-                    r.get::<_, Option<u64>>(4)?,
+                    state,
                     user_row_at(r, 5)?,
                 ))
             },
         )
         .optional()?;
-    let now = now_ms();
-    let outcome = match row {
-        None => RefreshOutcome::Invalid,
-        Some((_, family, _, Some(_), _, _)) => {
-            // A spent token came back: someone holds a copy. End the whole login.
+    let outcome = match (judge_refresh(row.as_ref().map(|r| &r.2), now), row) {
+        (RefreshVerdict::RevokeFamily, Some((_, family, _, _))) => {
             revoke_family(&tx, &family, now)?;
             RefreshOutcome::Reused
         }
-        Some((_, _, expires, None, revoked, _)) if revoked.is_some() || expires <= now => {
-            RefreshOutcome::Invalid
-        }
-        Some((id, family, _, None, _, user)) => {
+        (RefreshVerdict::Rotate, Some((id, family, _, user))) => {
             tx.execute(
                 "UPDATE refresh_tokens SET used_ms = ?2 WHERE id = ?1",
                 params![id, now],
@@ -161,6 +135,7 @@ fn rotate_refresh(
             insert_refresh(&tx, &next)?;
             RefreshOutcome::Rotated(user)
         }
+        _ => RefreshOutcome::Invalid,
     };
     tx.commit()?;
     Ok(outcome)
@@ -173,7 +148,7 @@ fn revoke_family(conn: &Connection, family: &str, now: u64) -> Result<usize, Sto
     )?)
 }
 
-fn revoke_refresh(conn: &Connection, presented: &TokenHash) -> Result<bool, StoreError> {
+fn revoke_refresh(conn: &Connection, presented: &TokenHash, now: u64) -> Result<bool, StoreError> {
     let family: Option<String> = conn
         .query_row(
             "SELECT family FROM refresh_tokens WHERE token_hash = ?1",
@@ -182,7 +157,7 @@ fn revoke_refresh(conn: &Connection, presented: &TokenHash) -> Result<bool, Stor
         )
         .optional()?;
     match family {
-        Some(family) => Ok(revoke_family(conn, &family, now_ms())? > 0),
+        Some(family) => Ok(revoke_family(conn, &family, now)? > 0),
         None => Ok(false),
     }
 }
@@ -206,7 +181,7 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     })
 }
 
-fn add_api_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKey, StoreError> {
+fn add_api_key(conn: &Connection, key: &NewApiKey, now: u64) -> Result<ApiKey, StoreError> {
     conn.execute(
         "INSERT INTO api_keys (name, prefix, key_hash, scope, created_by, created_ms, expires_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -216,7 +191,7 @@ fn add_api_key(conn: &Connection, key: &NewApiKey) -> Result<ApiKey, StoreError>
             key.hash.as_slice(),
             key.scope.as_str(),
             key.created_by,
-            now_ms(),
+            now,
             key.expires_ms
         ],
     )?;
@@ -250,7 +225,7 @@ impl AccessStore for SqliteStore {
         password_hash: String,
     ) -> BoxFuture<'_, Result<Option<User>, StoreError>> {
         let name = name.to_owned();
-        self.admin(move |a| add_user(&a.0, &name, role, &password_hash))
+        self.admin(move |c, now| add_user(c, &name, role, &password_hash, now))
     }
 
     fn user_login(&self, name: &str) -> BoxFuture<'_, Result<Option<(User, String)>, StoreError>> {
@@ -280,11 +255,20 @@ impl AccessStore for SqliteStore {
 
     fn remove_user(&self, name: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
         let name = name.to_owned();
-        self.admin(move |a| remove_user(&a.0, &name))
+        self.admin(move |c, _| remove_user(c, &name))
+    }
+
+    fn set_password(
+        &self,
+        name: &str,
+        password_hash: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let name = name.to_owned();
+        self.admin(move |c, now| set_password(c, &name, &password_hash, now))
     }
 
     fn add_refresh(&self, token: NewRefresh) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.admin(move |a| insert_refresh(&a.0, &token))
+        self.admin(move |c, _| insert_refresh(c, &token))
     }
 
     fn rotate_refresh(
@@ -292,15 +276,15 @@ impl AccessStore for SqliteStore {
         presented: TokenHash,
         next: NewRefresh,
     ) -> BoxFuture<'_, Result<RefreshOutcome, StoreError>> {
-        self.admin(move |a| rotate_refresh(&mut a.0, &presented, next))
+        self.admin(move |c, now| rotate_refresh(c, &presented, next, now))
     }
 
     fn revoke_refresh(&self, presented: TokenHash) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.admin(move |a| revoke_refresh(&a.0, &presented))
+        self.admin(move |c, now| revoke_refresh(c, &presented, now))
     }
 
     fn add_api_key(&self, key: NewApiKey) -> BoxFuture<'_, Result<ApiKey, StoreError>> {
-        self.admin(move |a| add_api_key(&a.0, &key))
+        self.admin(move |c, now| add_api_key(c, &key, now))
     }
 
     fn api_key(&self, hash: TokenHash) -> BoxFuture<'_, Result<Option<ApiKey>, StoreError>> {
@@ -323,15 +307,15 @@ impl AccessStore for SqliteStore {
     }
 
     fn revoke_api_key(&self, id: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.admin(move |a| {
-            Ok(a.0.execute(
+        self.admin(move |c, now| {
+            Ok(c.execute(
                 "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-                params![id, now_ms()],
+                params![id, now],
             )? == 1)
         })
     }
 
     fn record_key_uses(&self, uses: Vec<KeyUse>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.admin(move |a| record_key_uses(&mut a.0, &uses))
+        self.admin(move |c, _| record_key_uses(c, &uses))
     }
 }

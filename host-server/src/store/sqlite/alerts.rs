@@ -4,7 +4,6 @@ use futures_util::future::BoxFuture;
 use rusqlite::{Connection, Row, params};
 
 use super::SqliteStore;
-use crate::clock::now_ms;
 use crate::store::StoreError;
 use crate::store::alerts::{Alert, AlertFilter, AlertStore, NewRule, Rule, RuleKind, RuleSource};
 
@@ -33,7 +32,12 @@ fn rule_row(r: &Row<'_>) -> rusqlite::Result<Rule> {
     })
 }
 
-fn insert_rule(conn: &Connection, rule: &NewRule, source: RuleSource) -> Result<i64, StoreError> {
+fn insert_rule(
+    conn: &Connection,
+    rule: &NewRule,
+    source: RuleSource,
+    now: u64,
+) -> Result<i64, StoreError> {
     conn.execute(
         "INSERT INTO alert_rules (name, source, device_id, kind, register, threshold, window_s,
                                   created_ms)
@@ -49,7 +53,7 @@ fn insert_rule(conn: &Connection, rule: &NewRule, source: RuleSource) -> Result<
             rule.register,
             rule.threshold,
             rule.window_s,
-            now_ms()
+            now
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -89,8 +93,8 @@ impl AlertStore for SqliteStore {
     }
 
     fn add_alert_rule(&self, rule: NewRule) -> BoxFuture<'_, Result<Rule, StoreError>> {
-        self.admin(move |a| {
-            let id = insert_rule(&a.0, &rule, RuleSource::Api)?;
+        self.admin(move |c, now| {
+            let id = insert_rule(c, &rule, RuleSource::Api, now)?;
             Ok(Rule {
                 id,
                 source: RuleSource::Api,
@@ -100,8 +104,8 @@ impl AlertStore for SqliteStore {
     }
 
     fn remove_alert_rule(&self, id: i64, now_ms: u64) -> BoxFuture<'_, Result<bool, StoreError>> {
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             let removed = tx.execute("DELETE FROM alert_rules WHERE id = ?1", [id])? == 1;
             close_rule_alerts(&tx, id, now_ms)?;
             tx.commit()?;
@@ -110,19 +114,18 @@ impl AlertStore for SqliteStore {
     }
 
     fn replace_config_rules(&self, rules: Vec<NewRule>) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, now| {
+            let tx = c.transaction()?;
             let old: Vec<i64> = tx
                 .prepare("SELECT id FROM alert_rules WHERE source = 'config'")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
-            let now = now_ms();
             for id in old {
                 close_rule_alerts(&tx, id, now)?;
             }
             tx.execute("DELETE FROM alert_rules WHERE source = 'config'", [])?;
             for rule in &rules {
-                insert_rule(&tx, rule, RuleSource::Config)?;
+                insert_rule(&tx, rule, RuleSource::Config, now)?;
             }
             tx.commit()?;
             Ok(())
@@ -138,14 +141,14 @@ impl AlertStore for SqliteStore {
         message: String,
     ) -> BoxFuture<'_, Result<Alert, StoreError>> {
         let device_id = device_id.to_owned();
-        self.admin(move |a| {
-            a.0.execute(
+        self.admin(move |c, _| {
+            c.execute(
                 "INSERT INTO alerts (rule, device_id, opened_ms, value, message)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![rule_id, device_id, opened_ms, value, message],
             )?;
             Ok(Alert {
-                id: a.0.last_insert_rowid(),
+                id: c.last_insert_rowid(),
                 rule_id,
                 device_id,
                 opened_ms,
@@ -161,15 +164,15 @@ impl AlertStore for SqliteStore {
         id: i64,
         closed_ms: u64,
     ) -> BoxFuture<'_, Result<Option<Alert>, StoreError>> {
-        self.admin(move |a| {
-            let closed = a.0.execute(
+        self.admin(move |c, _| {
+            let closed = c.execute(
                 "UPDATE alerts SET closed_ms = ?2 WHERE id = ?1 AND closed_ms IS NULL",
                 params![id, closed_ms],
             )? == 1;
             if !closed {
                 return Ok(None);
             }
-            Ok(Some(a.0.query_row(
+            Ok(Some(c.query_row(
                 &format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1"),
                 [id],
                 alert_row,

@@ -41,7 +41,7 @@ pub(super) fn spawn(path: &Path, alive: Weak<()>) -> Result<(), StoreError> {
                 }
             }
         })
-        .map_err(|e| StoreError(format!("cannot start the checkpoint thread: {e}")))?;
+        .map_err(|e| StoreError::new(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
 }
 

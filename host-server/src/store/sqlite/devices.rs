@@ -1,16 +1,19 @@
-//! Device records: keys, operator changes, registration and the device views.
-//! Plain functions over a connection, shared by the server and the CLI.
+//! Device records: keys, operator changes, registration, the device and
+//! fleet views and upload counters.
 
+use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::clock::now_ms;
+use super::SqliteStore;
+use crate::store::devices::{DevicePatch, DeviceStore, FleetDevice};
+use crate::store::ingest::UploadStats;
 use crate::store::{
     CodecStats, DeviceDetail, DeviceKeys, DeviceSummary, Registration, RegistrationOutcome,
     StoreError,
 };
 
 /// Bumps the counter that tells running servers to drop cached device data.
-pub(super) fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
+fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE meta SET value = value + 1 WHERE key = 'device_epoch'",
         [],
@@ -19,7 +22,7 @@ pub(super) fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// The current device epoch.
-pub(crate) fn epoch(conn: &Connection) -> Result<u64, StoreError> {
+fn epoch(conn: &Connection) -> Result<u64, StoreError> {
     Ok(conn.query_row(
         "SELECT value FROM meta WHERE key = 'device_epoch'",
         [],
@@ -28,7 +31,7 @@ pub(crate) fn epoch(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 /// A device's keys, `None` when the device is unknown.
-pub(crate) fn keys(conn: &Connection, device: &str) -> Result<Option<DeviceKeys>, StoreError> {
+fn keys(conn: &Connection, device: &str) -> Result<Option<DeviceKeys>, StoreError> {
     let row = conn
         .prepare_cached("SELECT hmac_key, aes_key FROM devices WHERE device_id = ?1")?
         .query_row([device], |r| {
@@ -42,18 +45,20 @@ pub(crate) fn keys(conn: &Connection, device: &str) -> Result<Option<DeviceKeys>
         let aes = aes
             .map(|a| <[u8; 16]>::try_from(a.as_slice()))
             .transpose()
-            .map_err(|_| StoreError(format!("device {device}: stored AES key is not 16 bytes")))?;
+            .map_err(|_| {
+                StoreError::new(format!("device {device}: stored AES key is not 16 bytes"))
+            })?;
         Ok(DeviceKeys { hmac, aes })
     })
     .transpose()
 }
 
-/// Adds a device; `false` when the id is taken.
-pub(crate) fn add(conn: &Connection, device: &str, keys: &DeviceKeys) -> Result<bool, StoreError> {
+/// Adds a device created at `now`; `false` when the id is taken.
+fn add(conn: &Connection, device: &str, keys: &DeviceKeys, now: u64) -> Result<bool, StoreError> {
     let added = conn.execute(
         "INSERT INTO devices (device_id, hmac_key, aes_key, created_ms) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (device_id) DO NOTHING",
-        params![device, keys.hmac, keys.aes.map(Vec::from), now_ms()],
+        params![device, keys.hmac, keys.aes.map(Vec::from), now],
     )? == 1;
     if added {
         bump_epoch(conn)?;
@@ -62,11 +67,7 @@ pub(crate) fn add(conn: &Connection, device: &str, keys: &DeviceKeys) -> Result<
 }
 
 /// Replaces a device's keys; `false` for an unknown device.
-pub(crate) fn rotate(
-    conn: &Connection,
-    device: &str,
-    keys: &DeviceKeys,
-) -> Result<bool, StoreError> {
+fn rotate(conn: &Connection, device: &str, keys: &DeviceKeys) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE devices SET hmac_key = ?2, aes_key = ?3 WHERE device_id = ?1",
         params![device, keys.hmac, keys.aes.map(Vec::from)],
@@ -78,12 +79,19 @@ pub(crate) fn rotate(
 }
 
 /// Deletes a device with its uploads and samples; `false` for an unknown device.
-pub(crate) fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
+fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(id) = row_id(&tx, device)? else {
         return Ok(false);
     };
-    for table in ["samples", "uploads", "device_codecs"] {
+    for table in [
+        "samples",
+        "uploads",
+        "device_codecs",
+        "aggregates_5m",
+        "aggregates_1h",
+        "aggregates_1d",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE device = ?1"), [id])?;
     }
     tx.execute("DELETE FROM devices WHERE id = ?1", [id])?;
@@ -93,7 +101,7 @@ pub(crate) fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreE
 }
 
 /// Forgets a device's last nonce and decoding history; `false` for an unknown device.
-pub(crate) fn reset_nonce(conn: &Connection, device: &str) -> Result<bool, StoreError> {
+fn reset_nonce(conn: &Connection, device: &str) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE devices SET last_nonce = NULL, last_mac = NULL, stream_state = NULL
          WHERE device_id = ?1",
@@ -106,7 +114,7 @@ pub(crate) fn reset_nonce(conn: &Connection, device: &str) -> Result<bool, Store
 }
 
 /// The highest accepted nonce of a device.
-pub(crate) fn last_nonce(conn: &Connection, device: &str) -> Result<Option<u32>, StoreError> {
+fn last_nonce(conn: &Connection, device: &str) -> Result<Option<u32>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT last_nonce FROM devices WHERE device_id = ?1")?
         .query_row([device], |r| r.get::<_, Option<u32>>(0))
@@ -115,10 +123,7 @@ pub(crate) fn last_nonce(conn: &Connection, device: &str) -> Result<Option<u32>,
 }
 
 /// Records a device's boot-time metadata; never creates a device.
-pub(crate) fn register(
-    conn: &Connection,
-    reg: &Registration,
-) -> Result<RegistrationOutcome, StoreError> {
+fn register(conn: &Connection, reg: &Registration) -> Result<RegistrationOutcome, StoreError> {
     if row_id(conn, &reg.device_id)?.is_none() {
         return Ok(RegistrationOutcome::Unknown);
     }
@@ -173,7 +178,7 @@ fn summary(r: &Row<'_>) -> rusqlite::Result<DeviceSummary> {
 }
 
 /// Every device, in id order.
-pub(crate) fn list(conn: &Connection) -> Result<Vec<DeviceSummary>, StoreError> {
+fn list(conn: &Connection) -> Result<Vec<DeviceSummary>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SUMMARY_COLUMNS} FROM devices ORDER BY device_id"
     ))?;
@@ -182,7 +187,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<DeviceSummary>, StoreError> 
 }
 
 /// One device with its statistics.
-pub(crate) fn detail(conn: &Connection, device: &str) -> Result<Option<DeviceDetail>, StoreError> {
+fn detail(conn: &Connection, device: &str) -> Result<Option<DeviceDetail>, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, id, location, description, created_ms, duplicates,
@@ -207,20 +212,207 @@ pub(crate) fn detail(conn: &Connection, device: &str) -> Result<Option<DeviceDet
     let Some((id, mut detail)) = row else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT method, packets, failed, bytes, original_bytes FROM device_codecs
-         WHERE device = ?1 ORDER BY method",
-    )?;
-    detail.codecs = stmt
-        .query_map([id], |r| {
-            Ok(CodecStats {
-                method: r.get(0)?,
-                packets: r.get(1)?,
-                failed: r.get(2)?,
-                bytes: r.get(3)?,
-                original_bytes: r.get(4)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    detail.codecs = codec_rows(conn, Some(id))?;
     Ok(Some(detail))
+}
+
+/// Per-codec counters of one device, or summed over all.
+fn codec_rows(conn: &Connection, device: Option<i64>) -> Result<Vec<CodecStats>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT method, SUM(packets), SUM(failed), SUM(bytes), SUM(original_bytes)
+         FROM device_codecs WHERE ?1 IS NULL OR device = ?1 GROUP BY method ORDER BY method",
+    )?;
+    let rows = stmt.query_map([device], |r| {
+        Ok(CodecStats {
+            method: r.get(0)?,
+            packets: r.get(1)?,
+            failed: r.get(2)?,
+            bytes: r.get(3)?,
+            original_bytes: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Upload counters of one device or all.
+pub(super) fn upload_stats(
+    conn: &Connection,
+    device: Option<&str>,
+    since_ms: u64,
+) -> Result<Option<UploadStats>, StoreError> {
+    let id = match device {
+        Some(d) => match row_id(conn, d)? {
+            Some(id) => Some(id),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let (devices, uploads, duplicates, samples, last_seen_ms) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(uploads), 0), COALESCE(SUM(duplicates), 0),
+                COALESCE(SUM(samples), 0), MAX(last_seen_ms)
+         FROM devices WHERE ?1 IS NULL OR id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    let recent_uploads = conn.query_row(
+        "SELECT COUNT(*) FROM uploads WHERE (?1 IS NULL OR device = ?1) AND received_ms >= ?2",
+        params![id, since_ms],
+        |r| r.get(0),
+    )?;
+    Ok(Some(UploadStats {
+        devices,
+        uploads,
+        duplicates,
+        samples,
+        recent_uploads,
+        last_seen_ms,
+        codecs: codec_rows(conn, id)?,
+    }))
+}
+
+const FLEET_COLUMNS: &str = "device_id, name, location, description, firmware_version, created_ms, \
+    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL";
+
+fn fleet_row(r: &Row<'_>) -> rusqlite::Result<FleetDevice> {
+    Ok(FleetDevice {
+        device_id: r.get(0)?,
+        name: r.get(1)?,
+        location: r.get(2)?,
+        description: r.get(3)?,
+        firmware_version: r.get(4)?,
+        created_ms: r.get(5)?,
+        last_seen_ms: r.get(6)?,
+        upload_interval_s: r.get(7)?,
+        retired_ms: r.get(8)?,
+        uploads: r.get(9)?,
+        samples: r.get(10)?,
+        key: if r.get(11)? { "own" } else { "fleet" },
+    })
+}
+
+fn update_device(conn: &Connection, device: &str, p: &DevicePatch) -> Result<bool, StoreError> {
+    let text = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_owned());
+    Ok(conn.execute(
+        "UPDATE devices SET
+            name = CASE WHEN ?2 IS NULL THEN name WHEN ?2 = '' THEN NULL ELSE ?2 END,
+            location = CASE WHEN ?3 IS NULL THEN location WHEN ?3 = '' THEN NULL ELSE ?3 END,
+            description = CASE WHEN ?4 IS NULL THEN description WHEN ?4 = '' THEN NULL ELSE ?4 END,
+            upload_interval_s = CASE WHEN ?5 IS NULL THEN upload_interval_s
+                                     WHEN ?5 = 0 THEN NULL ELSE ?5 END
+         WHERE device_id = ?1",
+        params![
+            device,
+            text(&p.name),
+            text(&p.location),
+            text(&p.description),
+            p.upload_interval_s
+        ],
+    )? == 1)
+}
+
+fn retire_device(conn: &Connection, device: &str, now: u64) -> Result<bool, StoreError> {
+    let retired = conn.execute(
+        "UPDATE devices SET retired_ms = ?2, hmac_key = NULL, aes_key = NULL
+         WHERE device_id = ?1 AND retired_ms IS NULL",
+        params![device, now],
+    )? == 1;
+    if retired {
+        bump_epoch(conn)?;
+    }
+    Ok(retired)
+}
+
+impl DeviceStore for SqliteStore {
+    fn add_device(
+        &self,
+        device: &str,
+        keys: DeviceKeys,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, now| add(c, &device, &keys, now))
+    }
+
+    fn device_keys(&self, device: &str) -> BoxFuture<'_, Result<Option<DeviceKeys>, StoreError>> {
+        let device = device.to_owned();
+        self.read(move |c| keys(c, &device))
+    }
+
+    fn rotate_keys(
+        &self,
+        device: &str,
+        keys: DeviceKeys,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, _| rotate(c, &device, &keys))
+    }
+
+    fn device_epoch(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.read(epoch)
+    }
+
+    fn register(
+        &self,
+        registration: Registration,
+    ) -> BoxFuture<'_, Result<RegistrationOutcome, StoreError>> {
+        self.admin(move |c, _| register(c, &registration))
+    }
+
+    fn update_device(
+        &self,
+        device: &str,
+        patch: DevicePatch,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, _| update_device(c, &device, &patch))
+    }
+
+    fn last_nonce(&self, device: &str) -> BoxFuture<'_, Result<Option<u32>, StoreError>> {
+        let device = device.to_owned();
+        self.read(move |c| last_nonce(c, &device))
+    }
+
+    fn reset_nonce(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, _| reset_nonce(c, &device))
+    }
+
+    fn retire_device(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, now| retire_device(c, &device, now))
+    }
+
+    fn remove_device(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
+        let device = device.to_owned();
+        self.admin(move |c, _| remove(c, &device))
+    }
+
+    fn devices(&self) -> BoxFuture<'_, Result<Vec<DeviceSummary>, StoreError>> {
+        self.read(list)
+    }
+
+    fn device(&self, device: &str) -> BoxFuture<'_, Result<Option<DeviceDetail>, StoreError>> {
+        let device = device.to_owned();
+        self.read(move |c| detail(c, &device))
+    }
+
+    fn fleet(&self) -> BoxFuture<'_, Result<Vec<FleetDevice>, StoreError>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {FLEET_COLUMNS} FROM devices ORDER BY device_id"
+            ))?;
+            let rows = stmt.query_map([], fleet_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn fleet_device(&self, device: &str) -> BoxFuture<'_, Result<Option<FleetDevice>, StoreError>> {
+        let device = device.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {FLEET_COLUMNS} FROM devices WHERE device_id = ?1"
+            ))?
+            .query_row([device], fleet_row)
+            .optional()?)
+        })
+    }
 }

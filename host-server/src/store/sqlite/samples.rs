@@ -19,7 +19,7 @@ pub(crate) fn encode_registers(registers: &[(u8, u16)], out: &mut Vec<u8>) {
     }
 }
 
-fn decode_registers(blob: &[u8]) -> Vec<(u8, u16)> {
+pub(super) fn decode_registers(blob: &[u8]) -> Vec<(u8, u16)> {
     blob.chunks_exact(3)
         .map(|c| (c[0], u16::from_le_bytes([c[1], c[2]])))
         .collect()

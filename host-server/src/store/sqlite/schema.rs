@@ -8,7 +8,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::store::StoreError;
 
 /// The migrations, in order. Never edit one that has shipped: append.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: devices, uploads (raw bodies), samples, per-codec counters, meta.
     "
     CREATE TABLE devices (
@@ -62,7 +62,8 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta VALUES ('device_epoch', 0);
     ",
     include_str!("migrations/0002_access_alerts_aggregates.sql"),
-    include_str!("migrations/0003_device_management.sql"),
+    include_str!("migrations/0003_rollups.sql"),
+    include_str!("migrations/0004_device_management.sql"),
 ];
 
 /// How a connection will be used.
@@ -101,7 +102,7 @@ pub(crate) fn open(path: &Path, role: Role) -> Result<Connection, StoreError> {
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > MIGRATIONS.len() {
-        return Err(StoreError(format!(
+        return Err(StoreError::new(format!(
             "database schema version {version} is newer than this server ({})",
             MIGRATIONS.len()
         )));

@@ -8,16 +8,17 @@
 //! and only then answers each request. While one batch commits the next
 //! one queues, so one fsync serves many uploads.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use solarwire_core::envelope::Nonce;
-use solarwire_core::replay::{Freshness, LastAccepted, MacTag, decide};
-use solarwire_core::upload::{Format, Limits, Sample, StreamState};
+use solarwire_core::upload::Format;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::store::ingest::{
+    Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, duplicate_summary,
+};
 use crate::store::{Committed, IngestError, IngestJob, IngestOutcome, StoreError, UploadSummary};
 use crate::telemetry::Telemetry;
 
@@ -40,14 +41,6 @@ pub(crate) enum Work {
     Upload(Queued),
     /// Run maintenance.
     Task(Task),
-}
-
-/// Where committed uploads go for the live outputs; `wanted` says whether
-/// anyone listens, so nothing is handed over for nobody.
-#[derive(Clone)]
-pub(crate) struct CommitSink {
-    pub(crate) events: mpsc::Sender<Committed>,
-    pub(crate) wanted: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 /// The request side of the writer.
@@ -82,7 +75,7 @@ impl WriterHandle {
         let task: Task = Box::new(move |conn| {
             let _ = answer.send(f(conn));
         });
-        let stopped = || StoreError("the writer has stopped".into());
+        let stopped = || StoreError::new("the writer has stopped");
         self.queue
             .send(Work::Task(task))
             .await
@@ -96,21 +89,10 @@ impl WriterHandle {
     }
 }
 
-/// Writer settings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct WriterConfig {
-    /// Queued uploads before requests get 503.
-    pub(crate) queue: usize,
-    /// Uploads per transaction at most.
-    pub(crate) batch: usize,
-    /// Bounds for decoding.
-    pub(crate) limits: Limits,
-}
-
 /// Starts the writer thread on its own connection.
 pub(crate) fn spawn(
     conn: Connection,
-    config: WriterConfig,
+    config: IngestConfig,
     sink: Option<CommitSink>,
     telemetry: Arc<Telemetry>,
 ) -> Result<WriterHandle, StoreError> {
@@ -120,14 +102,14 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("solarwire-writer".into())
         .spawn(move || run(conn, rx, config, sink, &flag, &telemetry))
-        .map_err(|e| StoreError(format!("cannot start the writer thread: {e}")))?;
+        .map_err(|e| StoreError::new(format!("cannot start the writer thread: {e}")))?;
     Ok(WriterHandle { queue, healthy })
 }
 
 fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Work>,
-    config: WriterConfig,
+    config: IngestConfig,
     sink: Option<CommitSink>,
     healthy: &AtomicBool,
     telemetry: &Telemetry,
@@ -154,7 +136,7 @@ fn run(
         }
         let started = std::time::Instant::now();
         let jobs: Vec<&IngestJob> = batch.iter().map(|q| &q.job).collect();
-        let result = commit_batch(&mut conn, &jobs, &config.limits);
+        let result = commit_batch(&mut conn, &jobs, &config);
         telemetry.batch_committed(batch.len(), started.elapsed(), result.is_ok());
         match result {
             Ok(results) => {
@@ -185,293 +167,203 @@ fn run(
     }
 }
 
-/// A device's replay and decoding state while a batch runs.
-struct DeviceState {
-    id: i64,
-    last: Option<LastAccepted>,
-    stream: StreamState,
-    last_seen_ms: Option<u64>,
-    uploads: u64,
-    duplicates: u64,
-    samples: u64,
-}
-
-/// Per-codec counters accumulated over a batch.
-#[derive(Default)]
-struct CodecDelta {
-    packets: u64,
-    failed: u64,
-    bytes: u64,
-    original_bytes: u64,
-}
-
-/// The batch's working set, written back once before the commit.
-struct Batch<'t> {
-    tx: Transaction<'t>,
-    limits: Limits,
-    devices: HashMap<String, DeviceState>,
-    codecs: HashMap<(i64, String), CodecDelta>,
-    next_upload_id: i64,
-}
-
 type JobResult = (Answer, Option<Committed>);
 
+/// One immediate transaction: the backend-neutral rules decide, this
+/// function reads and writes the rows they ask for, then commits.
 fn commit_batch(
     conn: &mut Connection,
     jobs: &[&IngestJob],
-    limits: &Limits,
+    config: &IngestConfig,
 ) -> Result<Vec<JobResult>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let max_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM uploads", [], |r| r.get(0))?;
-    let mut batch = Batch {
-        tx,
-        limits: *limits,
-        devices: HashMap::new(),
-        codecs: HashMap::new(),
-        next_upload_id: max_id + 1,
-    };
-    let results = jobs
-        .iter()
-        .map(|job| batch.ingest(job))
-        .collect::<Result<Vec<_>, _>>()?;
-    batch.write_back()?;
-    batch.tx.commit()?;
+    let mut next_upload_id = max_id + 1;
+    let mut batch = IngestBatch::new(config);
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if !batch.knows(&job.device)
+            && let Some((id, ledger)) = load_device(&tx, job)?
+        {
+            batch.load(&job.device, id, ledger);
+        }
+        let result = match batch.admit(job) {
+            Admission::Unknown => (Err(IngestError::UnknownDevice), None),
+            Admission::Replay(e) => (Err(IngestError::Replay(e)), None),
+            Admission::Duplicate(device, nonce) => {
+                let stored = stored_summary(&tx, device, nonce)?;
+                let summary = duplicate_summary(stored, &job.device, nonce);
+                (Ok(IngestOutcome::Duplicate(summary)), None)
+            }
+            Admission::Fresh => {
+                let Some(accepted) = batch.accept(job, next_upload_id) else {
+                    results.push((Err(IngestError::UnknownDevice), None));
+                    continue;
+                };
+                next_upload_id += 1;
+                insert_upload(&tx, job, &accepted)?;
+                insert_samples(&tx, job.received_ms, &accepted)?;
+                let reply = Ok(IngestOutcome::Stored(accepted.summary.clone()));
+                (reply, Some(accepted.committed(job.received_ms)))
+            }
+        };
+        results.push(result);
+    }
+    write_back(&tx, &batch)?;
+    tx.commit()?;
     Ok(results)
 }
 
-impl Batch<'_> {
-    fn ingest(&mut self, job: &IngestJob) -> Result<JobResult, StoreError> {
-        if !self.devices.contains_key(&job.device) {
-            match self.load_device(&job.device, job.auto_register)? {
-                Some(state) => self.devices.insert(job.device.clone(), state),
-                None => return Ok((Err(IngestError::UnknownDevice), None)),
-            };
-        }
-        let Some(state) = self.devices.get_mut(&job.device) else {
-            return Ok((Err(IngestError::UnknownDevice), None));
-        };
-        if let Some((nonce, mac)) = &job.seal {
-            match decide(state.last.as_ref(), *nonce, mac) {
-                Err(e) => return Ok((Err(IngestError::Replay(e)), None)),
-                Ok(Freshness::Duplicate) => {
-                    state.duplicates += 1;
-                    let id = state.id;
-                    let summary = stored_summary(&self.tx, id, &job.device, *nonce)?;
-                    return Ok((Ok(IngestOutcome::Duplicate(summary)), None));
-                }
-                Ok(Freshness::Fresh) => {
-                    state.last = Some(LastAccepted {
-                        nonce: *nonce,
-                        mac: Some(*mac),
-                    });
-                }
-            }
-        }
-        let decoded = job
-            .upload
-            .decode(&mut state.stream, &self.limits, Some(job.received_ms));
-        let upload_id = self.next_upload_id;
-        self.next_upload_id += 1;
-        let nonce = job.seal.as_ref().map(|(n, _)| n.0);
-        let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
-        state.uploads += 1;
-        state.samples += decoded.samples.len() as u64;
-        state.last_seen_ms = state.last_seen_ms.max(Some(job.received_ms));
-        let device = state.id;
-        self.insert_upload(device, job, &summary)?;
-        self.insert_samples(device, upload_id, job.received_ms, &decoded.samples)?;
-        for p in &summary.packets {
-            let method = p.method.clone().unwrap_or_else(|| "unknown".into());
-            let delta = self.codecs.entry((device, method)).or_default();
-            delta.packets += 1;
-            delta.failed += u64::from(p.outcome == "failed");
-            delta.bytes += p.size as u64;
-            delta.original_bytes += p.original_size as u64;
-        }
-        let committed = Committed {
-            received_ms: job.received_ms,
-            summary: summary.clone(),
-            samples: decoded.samples,
-        };
-        Ok((Ok(IngestOutcome::Stored(summary)), Some(committed)))
-    }
-
-    fn load_device(
-        &self,
-        device: &str,
-        auto_register: bool,
-    ) -> Result<Option<DeviceState>, StoreError> {
-        let row = self
-            .tx
-            .prepare_cached(
-                "SELECT id, last_nonce, last_mac, stream_state FROM devices
-                 WHERE device_id = ?1 AND retired_ms IS NULL",
-            )?
-            .query_row([device], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<u32>>(1)?,
-                    r.get::<_, Option<Vec<u8>>>(2)?,
-                    r.get::<_, Option<Vec<u8>>>(3)?,
-                ))
-            })
-            .optional()?;
-        let (id, nonce, mac, stream) = match row {
-            Some(row) => row,
-            None if auto_register => {
-                // A retired device keeps its row (and data): never re-register it.
-                if self.tx.execute(
-                    "INSERT INTO devices (device_id, created_ms) VALUES (?1, ?2)
-                     ON CONFLICT (device_id) DO NOTHING",
-                    params![device, crate::clock::now_ms()],
-                )? == 0
-                {
-                    return Ok(None);
-                }
-                tracing::info!(device, "device registered on its first valid upload");
-                (self.tx.last_insert_rowid(), None, None, None)
-            }
-            None => return Ok(None),
-        };
-        let stream = match stream.map(|b| StreamState::from_bytes(&b)) {
-            Some(Ok(state)) => state,
-            Some(Err(e)) => {
-                tracing::warn!(device, error = %e, "stored stream state unreadable; history dropped");
-                StreamState::new()
-            }
-            None => StreamState::new(),
-        };
-        let last = nonce.map(|n| LastAccepted {
-            nonce: Nonce(n),
-            mac: mac.and_then(|m| <[u8; 32]>::try_from(m.as_slice()).ok().map(MacTag)),
-        });
-        Ok(Some(DeviceState {
-            id,
-            last,
-            stream,
-            last_seen_ms: None,
-            uploads: 0,
-            duplicates: 0,
-            samples: 0,
-        }))
-    }
-
-    fn insert_upload(
-        &self,
-        device: i64,
-        job: &IngestJob,
-        summary: &UploadSummary,
-    ) -> Result<(), StoreError> {
-        let report = serde_json::to_string(summary).map_err(|e| StoreError(e.to_string()))?;
-        let format = match job.format {
-            Format::Aggregated => "aggregated",
-            Format::LegacyProcess => "legacy_process",
-        };
-        self.tx
-            .prepare_cached(
-                "INSERT INTO uploads (id, device, nonce, received_ms, format, body, report)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                summary.upload_id,
+/// A device's row id and ledger; a fleet-key device is created on its first
+/// valid upload, at the upload's receive time.
+fn load_device(
+    tx: &Transaction<'_>,
+    job: &IngestJob,
+) -> Result<Option<(i64, DeviceLedger)>, StoreError> {
+    let device = job.device.as_str();
+    let row = tx
+        .prepare_cached(
+            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
+             WHERE device_id = ?1 AND retired_ms IS NULL",
+        )?
+        .query_row([device], |r| {
+            let blob = |i| r.get::<_, Option<Vec<u8>>>(i);
+            let ledger = DeviceLedger::from_stored(
                 device,
-                summary.nonce,
-                job.received_ms,
-                format,
-                job.raw.as_ref(),
-                report
-            ])?;
-        Ok(())
-    }
-
-    fn insert_samples(
-        &self,
-        device: i64,
-        upload_id: i64,
-        received_ms: u64,
-        samples: &[Sample],
-    ) -> Result<(), StoreError> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO samples (device, t_ms, upload, packet, flags, registers)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut blob = Vec::new();
-        for s in samples {
-            super::samples::encode_registers(&s.registers, &mut blob);
-            let flags = super::samples::flags(s.approximate, s.t_ms.is_some());
-            stmt.execute(params![
-                device,
-                s.t_ms.unwrap_or(received_ms),
-                upload_id,
-                s.packet,
-                flags,
-                blob
-            ])?;
+                r.get(1)?,
+                blob(2)?.as_deref(),
+                blob(3)?.as_deref(),
+                blob(4)?.as_deref(),
+            );
+            Ok((r.get::<_, i64>(0)?, ledger))
+        })
+        .optional()?;
+    match row {
+        Some(loaded) => Ok(Some(loaded)),
+        None if job.auto_register => {
+            // A retired device keeps its row (and data): never re-register it.
+            if tx.execute(
+                "INSERT INTO devices (device_id, created_ms) VALUES (?1, ?2)
+                 ON CONFLICT (device_id) DO NOTHING",
+                params![device, job.received_ms],
+            )? == 0
+            {
+                return Ok(None);
+            }
+            tracing::info!(device, "device registered on its first valid upload");
+            Ok(Some((tx.last_insert_rowid(), DeviceLedger::default())))
         }
-        Ok(())
-    }
-
-    fn write_back(&self) -> Result<(), StoreError> {
-        let mut update = self.tx.prepare_cached(
-            "UPDATE devices SET last_nonce = ?2, last_mac = ?3, stream_state = ?4,
-                last_seen_ms = MAX(COALESCE(last_seen_ms, 0), COALESCE(?5, 0)),
-                uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8
-             WHERE id = ?1",
-        )?;
-        for state in self.devices.values() {
-            update.execute(params![
-                state.id,
-                state.last.map(|l| l.nonce.0),
-                state.last.and_then(|l| l.mac).map(|m| m.0.to_vec()),
-                state.stream.to_bytes(),
-                state.last_seen_ms,
-                state.uploads,
-                state.duplicates,
-                state.samples
-            ])?;
-        }
-        let mut upsert = self.tx.prepare_cached(
-            "INSERT INTO device_codecs (device, method, packets, failed, bytes, original_bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (device, method) DO UPDATE SET
-                packets = packets + excluded.packets, failed = failed + excluded.failed,
-                bytes = bytes + excluded.bytes,
-                original_bytes = original_bytes + excluded.original_bytes",
-        )?;
-        for ((device, method), d) in &self.codecs {
-            upsert.execute(params![
-                device,
-                method,
-                d.packets,
-                d.failed,
-                d.bytes,
-                d.original_bytes
-            ])?;
-        }
-        Ok(())
+        None => Ok(None),
     }
 }
 
-/// The stored answer to the upload a device sent under `nonce`.
+fn insert_upload(
+    tx: &Transaction<'_>,
+    job: &IngestJob,
+    accepted: &Accepted<i64>,
+) -> Result<(), StoreError> {
+    let summary = &accepted.summary;
+    let report = serde_json::to_string(summary).map_err(|e| StoreError::new(e.to_string()))?;
+    let format = match job.format {
+        Format::Aggregated => "aggregated",
+        Format::LegacyProcess => "legacy_process",
+    };
+    tx.prepare_cached(
+        "INSERT INTO uploads (id, device, nonce, received_ms, format, body, report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        summary.upload_id,
+        accepted.device,
+        summary.nonce,
+        job.received_ms,
+        format,
+        job.raw.as_ref(),
+        report
+    ])?;
+    Ok(())
+}
+
+fn insert_samples(
+    tx: &Transaction<'_>,
+    received_ms: u64,
+    accepted: &Accepted<i64>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO samples (device, t_ms, upload, packet, flags, registers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut blob = Vec::new();
+    for s in &accepted.samples {
+        super::samples::encode_registers(&s.registers, &mut blob);
+        let flags = super::samples::flags(s.approximate, s.t_ms.is_some());
+        stmt.execute(params![
+            accepted.device,
+            s.t_ms.unwrap_or(received_ms),
+            accepted.summary.upload_id,
+            s.packet,
+            flags,
+            blob
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), StoreError> {
+    let mut update = tx.prepare_cached(
+        "UPDATE devices SET last_nonce = ?2, last_mac = ?3, stream_state = ?4,
+            last_seen_ms = MAX(COALESCE(last_seen_ms, 0), COALESCE(?5, 0)),
+            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8,
+            rollup_tail = ?9
+         WHERE id = ?1",
+    )?;
+    for state in batch.devices() {
+        let last = state.ledger.last;
+        update.execute(params![
+            state.key,
+            last.map(|l| l.nonce.0),
+            last.and_then(|l| l.mac).map(|m| m.0.to_vec()),
+            state.ledger.stream.to_bytes(),
+            state.last_seen_ms,
+            state.uploads,
+            state.duplicates,
+            state.samples,
+            state.ledger.tails.to_bytes()
+        ])?;
+    }
+    super::rollups::merge(tx, batch.rollups())?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO device_codecs (device, method, packets, failed, bytes, original_bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (device, method) DO UPDATE SET
+            packets = packets + excluded.packets, failed = failed + excluded.failed,
+            bytes = bytes + excluded.bytes,
+            original_bytes = original_bytes + excluded.original_bytes",
+    )?;
+    for ((device, method), d) in batch.codecs() {
+        upsert.execute(params![
+            device,
+            method,
+            d.packets,
+            d.failed,
+            d.bytes,
+            d.original_bytes
+        ])?;
+    }
+    Ok(())
+}
+
+/// The stored reply to the upload a device sent under `nonce`.
 fn stored_summary(
     tx: &Transaction<'_>,
     device: i64,
-    device_id: &str,
     nonce: Nonce,
-) -> Result<UploadSummary, StoreError> {
+) -> Result<Option<UploadSummary>, StoreError> {
     let report: Option<String> = tx
         .prepare_cached(
             "SELECT report FROM uploads WHERE device = ?1 AND nonce = ?2 ORDER BY id DESC LIMIT 1",
         )?
         .query_row(params![device, nonce.0], |r| r.get(0))
         .optional()?;
-    let parsed = report.and_then(|r| serde_json::from_str::<UploadSummary>(&r).ok());
-    Ok(parsed.unwrap_or_else(|| UploadSummary {
-        upload_id: 0,
-        device_id: device_id.to_owned(),
-        nonce: Some(nonce.0),
-        samples: 0,
-        values: 0,
-        packets: Vec::new(),
-    }))
+    Ok(report.and_then(|r| serde_json::from_str::<UploadSummary>(&r).ok()))
 }

@@ -1,0 +1,393 @@
+//! Ingest: the trait a backend implements, and the rules every backend
+//! applies inside its transaction (replay through the core's
+//! [`decide`], decoding with the device's stream state, duplicate
+//! detection, the upload summary and codec statistics).
+//!
+//! The rules are pure: a backend loads each device's [`DeviceLedger`] in
+//! its transaction, hands every job to an [`IngestBatch`], performs the
+//! writes the batch answers with, writes the ledgers back and commits.
+//! Whatever the backend, the same upload gets the same decision.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use solarwire_core::envelope::Nonce;
+use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
+use solarwire_core::upload::{Limits, Sample, StreamState};
+use tokio::sync::mpsc;
+
+use super::telemetry::{RollupDelta, RollupTails};
+use super::{
+    CodecStats, Committed, IngestError, IngestJob, IngestOutcome, StoreCounts, StoreError,
+    UploadSummary,
+};
+
+/// Ingest settings of a backend's writer.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    /// Queued uploads before requests are refused as busy.
+    pub queue: usize,
+    /// Uploads per transaction at most.
+    pub batch: usize,
+    /// Bounds for decoding.
+    pub limits: Limits,
+    /// Samples further apart are not joined in the rollups' integrals.
+    pub max_gap_ms: u64,
+}
+
+/// Where committed uploads go for the live outputs; `wanted` says whether
+/// anyone listens, so nothing is handed over for nobody.
+#[derive(Clone)]
+pub struct CommitSink {
+    /// The queue of committed uploads.
+    pub events: mpsc::Sender<Committed>,
+    /// Whether anything listens right now.
+    pub wanted: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// Upload counters of one device or the whole store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadStats {
+    /// Devices counted.
+    pub devices: u64,
+    /// Uploads stored.
+    pub uploads: u64,
+    /// Identical resends answered as duplicates.
+    pub duplicates: u64,
+    /// Samples stored.
+    pub samples: u64,
+    /// Uploads received in the window asked for.
+    pub recent_uploads: u64,
+    /// The latest accepted upload, Unix ms.
+    pub last_seen_ms: Option<u64>,
+    /// Packets per codec.
+    pub codecs: Vec<CodecStats>,
+}
+
+/// Durable ingest and its counters.
+///
+/// The contract: [`IngestStore::ingest`] resolves only after the upload,
+/// its samples, the device's decoding state and its advanced nonce are
+/// committed together, and the replay decision is taken inside that same
+/// transaction, so concurrent requests for one device can never both pass.
+pub trait IngestStore: Send + Sync {
+    /// Decides replay, decodes, stores and commits one verified upload.
+    fn ingest(&self, job: IngestJob) -> BoxFuture<'_, Result<IngestOutcome, IngestError>>;
+    /// Whether the ingest path can commit right now.
+    fn writable(&self) -> bool;
+    /// Totals over the whole store.
+    fn counts(&self) -> BoxFuture<'_, Result<StoreCounts, StoreError>>;
+    /// Upload counters of one device (`Some`) or all; `recent_uploads`
+    /// counts uploads received since `since_ms`.
+    fn upload_stats(
+        &self,
+        device: Option<&str>,
+        since_ms: u64,
+    ) -> BoxFuture<'_, Result<Option<UploadStats>, StoreError>>;
+}
+
+/// A device's replay and decoding state as a backend stores it.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceLedger {
+    /// The last accepted envelope.
+    pub last: Option<LastAccepted>,
+    /// The temporal codecs' state.
+    pub stream: StreamState,
+    /// Each register's last value, where the next rollup segment starts.
+    pub tails: RollupTails,
+}
+
+impl DeviceLedger {
+    /// Rebuilds a ledger from stored columns; an unreadable stream state is
+    /// dropped (the next temporal packet then reports its missing base).
+    pub fn from_stored(
+        device: &str,
+        nonce: Option<u32>,
+        mac: Option<&[u8]>,
+        stream: Option<&[u8]>,
+        tails: Option<&[u8]>,
+    ) -> Self {
+        let stream = match stream.map(StreamState::from_bytes) {
+            Some(Ok(state)) => state,
+            Some(Err(e)) => {
+                tracing::warn!(device, error = %e, "stored stream state unreadable; history dropped");
+                StreamState::new()
+            }
+            None => StreamState::new(),
+        };
+        let last = nonce.map(|n| LastAccepted {
+            nonce: Nonce(n),
+            mac: mac
+                .and_then(|m| <[u8; 32]>::try_from(m).ok())
+                .map(solarwire_core::replay::MacTag),
+        });
+        Self {
+            last,
+            stream,
+            tails: tails.map(RollupTails::from_bytes).unwrap_or_default(),
+        }
+    }
+}
+
+/// One device's state over a batch: its ledger and what the batch added.
+#[derive(Debug, Clone)]
+pub struct DeviceIngest<K> {
+    /// The backend's key of the device.
+    pub key: K,
+    /// Replay and decoding state, to write back.
+    pub ledger: DeviceLedger,
+    /// The latest receive time in the batch.
+    pub last_seen_ms: Option<u64>,
+    /// Uploads stored by the batch.
+    pub uploads: u64,
+    /// Duplicates answered by the batch.
+    pub duplicates: u64,
+    /// Samples stored by the batch.
+    pub samples: u64,
+}
+
+/// Per-codec counters added by a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CodecDelta {
+    /// Packets received.
+    pub packets: u64,
+    /// Packets that failed to decode.
+    pub failed: u64,
+    /// Compressed bytes.
+    pub bytes: u64,
+    /// Raw size of the values decoded.
+    pub original_bytes: u64,
+}
+
+/// What the batch decided about one job.
+#[derive(Debug)]
+pub enum Admission<K> {
+    /// No such device was loaded.
+    Unknown,
+    /// The nonce is not greater than the last accepted one.
+    Replay(ReplayError),
+    /// The last accepted envelope again: answer with its stored summary.
+    Duplicate(K, Nonce),
+    /// Store it: call [`IngestBatch::accept`].
+    Fresh,
+}
+
+/// A fresh upload, decoded: what the backend writes for it.
+#[derive(Debug)]
+pub struct Accepted<K> {
+    /// The device's backend key.
+    pub device: K,
+    /// The reply and the upload's report.
+    pub summary: UploadSummary,
+    /// Decoded samples, in order.
+    pub samples: Vec<Sample>,
+}
+
+impl<K> Accepted<K> {
+    /// The upload as the live outputs see it.
+    pub fn committed(self, received_ms: u64) -> Committed {
+        Committed {
+            received_ms,
+            summary: self.summary,
+            samples: self.samples,
+        }
+    }
+}
+
+/// The rules of one ingest transaction.
+pub struct IngestBatch<K> {
+    limits: Limits,
+    devices: HashMap<String, DeviceIngest<K>>,
+    codecs: HashMap<(K, String), CodecDelta>,
+    rollups: RollupDelta<K>,
+}
+
+impl<K: Copy + Eq + Hash> IngestBatch<K> {
+    /// A batch decoding within the writer's limits.
+    pub fn new(config: &IngestConfig) -> Self {
+        Self {
+            limits: config.limits,
+            devices: HashMap::new(),
+            codecs: HashMap::new(),
+            rollups: RollupDelta::new(config.max_gap_ms),
+        }
+    }
+
+    /// Whether `device` has been loaded.
+    pub fn knows(&self, device: &str) -> bool {
+        self.devices.contains_key(device)
+    }
+
+    /// Adds a device loaded by the backend.
+    pub fn load(&mut self, device: &str, key: K, ledger: DeviceLedger) {
+        self.devices.insert(
+            device.to_owned(),
+            DeviceIngest {
+                key,
+                ledger,
+                last_seen_ms: None,
+                uploads: 0,
+                duplicates: 0,
+                samples: 0,
+            },
+        );
+    }
+
+    /// The replay decision for `job`; a fresh nonce is recorded at once, so a
+    /// second job with the same nonce in this batch is a duplicate or replay.
+    pub fn admit(&mut self, job: &IngestJob) -> Admission<K> {
+        let Some(state) = self.devices.get_mut(&job.device) else {
+            return Admission::Unknown;
+        };
+        let Some((nonce, mac)) = &job.seal else {
+            return Admission::Fresh;
+        };
+        match decide(state.ledger.last.as_ref(), *nonce, mac) {
+            Err(e) => Admission::Replay(e),
+            Ok(Freshness::Duplicate) => {
+                state.duplicates += 1;
+                Admission::Duplicate(state.key, *nonce)
+            }
+            Ok(Freshness::Fresh) => {
+                state.ledger.last = Some(LastAccepted {
+                    nonce: *nonce,
+                    mac: Some(*mac),
+                });
+                Admission::Fresh
+            }
+        }
+    }
+
+    /// Decodes an admitted job with its device's stream state as upload
+    /// `upload_id`, and counts it. `None` when the device was never loaded.
+    pub fn accept(&mut self, job: &IngestJob, upload_id: i64) -> Option<Accepted<K>> {
+        let state = self.devices.get_mut(&job.device)?;
+        let decoded = job.upload.decode(
+            &mut state.ledger.stream,
+            &self.limits,
+            Some(job.received_ms),
+        );
+        let nonce = job.seal.as_ref().map(|(n, _)| n.0);
+        let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
+        state.uploads += 1;
+        state.samples += decoded.samples.len() as u64;
+        state.last_seen_ms = state.last_seen_ms.max(Some(job.received_ms));
+        for p in &summary.packets {
+            let method = p.method.clone().unwrap_or_else(|| "unknown".into());
+            let delta = self.codecs.entry((state.key, method)).or_default();
+            delta.packets += 1;
+            delta.failed += u64::from(p.outcome == "failed");
+            delta.bytes += p.size as u64;
+            delta.original_bytes += p.original_size as u64;
+        }
+        for sample in &decoded.samples {
+            let t_ms = sample.t_ms.unwrap_or(job.received_ms);
+            self.rollups
+                .add(state.key, &mut state.ledger.tails, t_ms, &sample.registers);
+        }
+        Some(Accepted {
+            device: state.key,
+            summary,
+            samples: decoded.samples,
+        })
+    }
+
+    /// Every device touched, to write back before the commit.
+    pub fn devices(&self) -> impl Iterator<Item = &DeviceIngest<K>> {
+        self.devices.values()
+    }
+
+    /// Codec counters to add, per device and method.
+    pub fn codecs(&self) -> impl Iterator<Item = (&(K, String), &CodecDelta)> {
+        self.codecs.iter()
+    }
+
+    /// What the batch adds to the rollups.
+    pub fn rollups(&self) -> &RollupDelta<K> {
+        &self.rollups
+    }
+}
+
+/// The answer to a duplicate whose stored report is gone (retention).
+pub fn duplicate_summary(
+    stored: Option<UploadSummary>,
+    device: &str,
+    nonce: Nonce,
+) -> UploadSummary {
+    stored.unwrap_or_else(|| UploadSummary {
+        upload_id: 0,
+        device_id: device.to_owned(),
+        nonce: Some(nonce.0),
+        samples: 0,
+        values: 0,
+        packets: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use solarwire_core::replay::MacTag;
+    use solarwire_core::upload::{Format, Upload};
+
+    use super::*;
+
+    fn job(nonce: u32, mac: u8) -> IngestJob {
+        IngestJob {
+            device: "D1".into(),
+            auto_register: false,
+            seal: Some((Nonce(nonce), MacTag([mac; 32]))),
+            format: Format::Aggregated,
+            upload: Upload::parse(
+                br#"{"device_id":"D1","compressed_data":[]}"#,
+                &Limits::default(),
+            )
+            .expect("upload"),
+            raw: Bytes::new(),
+            received_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn fresh_then_duplicate_then_replay_within_one_batch() {
+        let mut batch = IngestBatch::new(&IngestConfig {
+            queue: 1,
+            batch: 1,
+            limits: Limits::default(),
+            max_gap_ms: 60_000,
+        });
+        assert!(matches!(batch.admit(&job(5, 1)), Admission::Unknown));
+        batch.load("D1", 7_i64, DeviceLedger::default());
+        assert!(matches!(batch.admit(&job(5, 1)), Admission::Fresh));
+        let accepted = batch.accept(&job(5, 1), 42).expect("loaded");
+        assert_eq!(
+            (accepted.summary.upload_id, accepted.summary.nonce),
+            (42, Some(5))
+        );
+        assert!(matches!(
+            batch.admit(&job(5, 1)),
+            Admission::Duplicate(7, Nonce(5))
+        ));
+        assert!(matches!(batch.admit(&job(5, 2)), Admission::Replay(_)));
+        assert!(matches!(batch.admit(&job(4, 1)), Admission::Replay(_)));
+        let d = batch.devices().next().expect("one device");
+        assert_eq!((d.uploads, d.duplicates), (1, 1));
+        assert_eq!(d.ledger.last.map(|l| l.nonce), Some(Nonce(5)));
+    }
+
+    #[test]
+    fn a_ledger_survives_its_stored_form() {
+        let ledger = DeviceLedger::from_stored("D1", Some(9), Some(&[3; 32]), Some(b"junk"), None);
+        assert_eq!(
+            ledger.last,
+            Some(LastAccepted {
+                nonce: Nonce(9),
+                mac: Some(MacTag([3; 32]))
+            })
+        );
+        let none = DeviceLedger::from_stored("D1", None, None, None, None);
+        assert!(none.last.is_none());
+    }
+}
