@@ -61,7 +61,7 @@ test("dashboard: login, fleet, device, live chart, alert", { timeout: 240_000 },
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    page.on("console", (m) => { if (m.type() === "error") errors.push(`${m.text()} ${m.location().url ?? ""}`); });
 
     await page.goto(url);
     await page.waitForSelector("#login-view:not([hidden])");
