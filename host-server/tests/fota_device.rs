@@ -221,10 +221,27 @@ fn image(len: usize) -> Vec<u8> {
     out
 }
 
+/// `solarwire firmware …` on the server's data directory.
+fn cli(server: &Server, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_solarwire"))
+        .arg("--data-dir")
+        .arg(server.dir.path())
+        .arg("firmware")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A device whose build embeds what `solarwire firmware device-keys` prints.
 async fn device(server: &Server, id: &str) -> Device {
     server.add_device(id);
-    let (status, keys) = server.get("/api/v1/firmware-keys").await;
-    assert_eq!(status, StatusCode::OK, "{keys}");
+    let keys: Value = serde_json::from_str(&cli(server, &["device-keys"])).unwrap();
     Device {
         id: id.to_owned(),
         version: "1.0.0".into(),
@@ -270,7 +287,19 @@ async fn fault(server: &Server, fault: Option<&str>) {
 #[tokio::test]
 async fn a_device_updates_and_rejects_every_injected_fault() {
     let server = Server::start(&[]).await;
-    solarwire_server::fota::FirmwareKeys::create_if_missing(server.dir.path()).unwrap();
+    assert!(cli(&server, &["keygen"]).contains("created"));
+    assert!(cli(&server, &["keygen"]).contains("already exist"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for file in ["firmware-signing.pem", "firmware-aes.key"] {
+            let mode = std::fs::metadata(server.dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
     let plain = image(100_000);
     let (status, manifest) = publish(&server, "1.1.0", plain.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{manifest}");
@@ -347,6 +376,13 @@ async fn a_device_updates_and_rejects_every_injected_fault() {
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    let status = cli(&server, &["status"]);
+    assert!(
+        status.contains("1.1.0") && status.contains("paused by itself"),
+        "{status}"
+    );
+    let history = cli(&server, &["status", "--device", "ESP32_SIG"]);
+    assert!(history.contains("verification_failed"), "{history}");
     let (_, fleet) = server.get("/api/v1/rollouts").await;
     let stats = &fleet["versions"][0];
     assert_eq!(
@@ -362,7 +398,7 @@ async fn bad_images_and_requests_are_refused_and_change_nothing() {
     let (status, body) = publish(&server, "1.0.1", image(100)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"], "no_firmware_keys");
-    solarwire_server::fota::FirmwareKeys::create_if_missing(server.dir.path()).unwrap();
+    cli(&server, &["keygen"]);
     let mut not_an_image = image(100);
     not_an_image[0] = 0x7F;
     for (version, body, code) in [
@@ -375,8 +411,16 @@ async fn bad_images_and_requests_are_refused_and_change_nothing() {
         assert_eq!(reply["error"], code, "{reply}");
     }
     assert_eq!(server.count("firmware_images"), 0);
-    let (status, _) = publish(&server, "1.0.1", image(3000)).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let file = server.dir.path().join("image.bin");
+    std::fs::write(&file, image(3000)).unwrap();
+    let said = cli(
+        &server,
+        &["publish", file.to_str().unwrap(), "--version", "1.0.1"],
+    );
+    assert!(
+        said.contains("published 1.0.1: 3000 bytes, 3008 encrypted in 2 chunks"),
+        "{said}"
+    );
     let (status, body) = publish(&server, "1.0.1", image(3000)).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -63,7 +63,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("post", "/api/v1/firmware/{version}/rollout"),
     ("post", "/api/v1/firmware/{version}/rollout/{action}"),
     ("get", "/api/v1/rollouts"),
-    ("get", "/api/v1/firmware-keys"),
     ("get", "/api/v1/devices/{device_id}/firmware"),
     ("get", "/config/{device_id}"),
     ("put", "/config/{device_id}"),

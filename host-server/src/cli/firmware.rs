@@ -73,11 +73,15 @@ pub enum FirmwareCommand {
         /// The version.
         version: String,
     },
-    /// Images, rollouts and update counts per version.
+    /// Images, rollouts and update counts per version; with --device, that
+    /// device's update history.
     Status {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// One device's history (check, initiate, each phase, complete or rollback).
+        #[arg(long)]
+        device: Option<String>,
     },
 }
 
@@ -133,7 +137,11 @@ pub(super) fn run(data_dir: &Path, cmd: FirmwareCommand) -> Result<(), String> {
         FirmwareCommand::Cancel { version } => {
             change(data_dir, &version, RolloutState::Cancelled)?;
         }
-        FirmwareCommand::Status { json } => status(data_dir, json)?,
+        FirmwareCommand::Status {
+            json,
+            device: Some(id),
+        } => device_history(data_dir, &id, json)?,
+        FirmwareCommand::Status { json, device: None } => status(data_dir, json)?,
     }
     Ok(())
 }
@@ -201,6 +209,31 @@ fn describe(r: &Rollout) -> String {
         r.failures,
         r.max_failures
     )
+}
+
+/// Entries of a device's history the CLI shows.
+const HISTORY: usize = 50;
+
+fn device_history(data_dir: &Path, id: &str, json: bool) -> Result<(), String> {
+    crate::device_id::check(id).map_err(|m| format!("bad device id {id:?}: {m}"))?;
+    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+    let events = admin.ota_history(id, HISTORY).map_err(|e| e.to_string())?;
+    if json {
+        let text = serde_json::to_string_pretty(&events).map_err(|e| e.to_string())?;
+        say(format_args!("{text}"));
+        return Ok(());
+    }
+    for e in events.iter().rev() {
+        let at = jiff::Timestamp::from_millisecond(i64::try_from(e.at_ms).unwrap_or(i64::MAX))
+            .map_or_else(|_| e.at_ms.to_string(), |t| t.to_string());
+        say(format_args!(
+            "{at}  {:<22} {:<10} {}",
+            e.kind,
+            e.version.as_deref().unwrap_or("-"),
+            e.detail.as_deref().unwrap_or("")
+        ));
+    }
+    Ok(())
 }
 
 fn status(data_dir: &Path, json: bool) -> Result<(), String> {

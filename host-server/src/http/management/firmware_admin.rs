@@ -15,7 +15,7 @@ use super::{LARGE_BODY, Limit, internal, json, reply};
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::clock::now_ms;
-use crate::fota::{DeviceBuildKeys, FirmwareKeys};
+use crate::fota::FirmwareKeys;
 use crate::http::error::{ApiError, ErrorBody, respond};
 use crate::http::guard::gate;
 use crate::http::{body, device_path, segment, with_state};
@@ -85,11 +85,6 @@ pub(in crate::http) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)>
         .and(read())
         .and(st())
         .then(|st: Arc<AppState>| async move { respond(rollouts(&st).await) });
-    let keys = warp::path!("api" / "v1" / "firmware-keys")
-        .and(warp::get())
-        .and(admin())
-        .and(st())
-        .then(|st: Arc<AppState>| async move { respond(firmware_keys(&st).await) });
     let device = device_path()
         .and(warp::path!("firmware"))
         .and(warp::get())
@@ -111,8 +106,6 @@ pub(in crate::http) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)>
         .or(action)
         .unify()
         .or(rollouts)
-        .unify()
-        .or(keys)
         .unify()
         .or(device)
         .unify()
@@ -427,32 +420,6 @@ pub(in crate::http) async fn rollouts(state: &AppState) -> Result<Response, ApiE
     let rollouts = state.store.rollouts().await.map_err(internal)?;
     let versions = state.store.ota_stats().await.map_err(internal)?;
     Ok(reply(StatusCode::OK, &RolloutStatus { rollouts, versions }))
-}
-
-/// What a device build embeds (the public key and the AES-256 key): the
-/// same as `solarwire firmware device-keys`.
-#[utoipa::path(
-    get,
-    path = "/api/v1/firmware-keys",
-    operation_id = "firmware_keys",
-    tag = "firmware-admin",
-    security(("bearer" = ["admin"]), ("api_key" = ["admin"])),
-    responses(
-        (status = 200, description = "The keys a device build embeds", body = DeviceBuildKeys),
-        (status = 503, description = "No firmware keys yet (`no_firmware_keys`)", body = ErrorBody),
-    ),
-)]
-pub(in crate::http) async fn firmware_keys(state: &AppState) -> Result<Response, ApiError> {
-    let dir = state.data_dir.clone();
-    let keys = tokio::task::spawn_blocking(move || {
-        FirmwareKeys::load(&dir)
-            .map_err(|e| ApiError::unavailable("no_firmware_keys", e, 60))?
-            .for_device_build()
-            .map_err(ApiError::internal)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    Ok(reply(StatusCode::OK, &keys))
 }
 
 /// A device's update state and history.

@@ -98,7 +98,6 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         firmware_admin::rollout,
         firmware_admin::rollout_action,
         firmware_admin::rollouts,
-        firmware_admin::firmware_keys,
         firmware_admin::device_firmware,
         config::poll,
         config::update,

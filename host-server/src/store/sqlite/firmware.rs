@@ -214,6 +214,11 @@ impl Admin {
         ota_stats(&self.0)
     }
 
+    /// A device's update history, newest first.
+    pub fn ota_history(&self, device: &str, limit: usize) -> Result<Vec<OtaEvent>, StoreError> {
+        ota_history(&self.0, device, limit)
+    }
+
     /// Every image, newest first.
     pub fn firmware_images(&self) -> Result<Vec<FirmwareInfo>, StoreError> {
         firmware_images(&self.0)
@@ -301,6 +306,25 @@ fn rollouts(conn: &Connection) -> Result<Vec<Rollout>, StoreError> {
          ORDER BY i.id DESC"
     ))?;
     Ok(stmt.query_map([], rollout_row)?.collect::<Result<_, _>>()?)
+}
+
+fn ota_history(conn: &Connection, device: &str, limit: usize) -> Result<Vec<OtaEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, kind, detail, at_ms FROM ota_events WHERE device_id = ?1
+         ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![device, i64::try_from(limit).unwrap_or(i64::MAX)],
+        |r| {
+            Ok(OtaEvent {
+                version: r.get(0)?,
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+                at_ms: r.get(3)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn ota_stats(conn: &Connection) -> Result<Vec<VersionStats>, StoreError> {
@@ -471,24 +495,7 @@ impl FirmwareStore for SqliteStore {
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<OtaEvent>, StoreError>> {
         let device = device.to_owned();
-        self.read(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT version, kind, detail, at_ms FROM ota_events WHERE device_id = ?1
-                 ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(
-                params![device, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(OtaEvent {
-                        version: r.get(0)?,
-                        kind: r.get(1)?,
-                        detail: r.get(2)?,
-                        at_ms: r.get(3)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.read(move |c| ota_history(c, &device, limit))
     }
 
     fn ota_stats(&self) -> BoxFuture<'_, Result<Vec<VersionStats>, StoreError>> {
