@@ -1,19 +1,19 @@
 //! `solarwire firmware …`: the fleet firmware keys, publishing images and
-//! rolling them out. Safe beside a running server (SQLite locks); the
-//! server reads rollouts on every device check.
+//! rolling them out, through the store (`open_store`, any backend). Safe
+//! beside a running server: it reads rollouts on every device check.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 
-use super::say;
+use super::{open_store, runtime, say};
 use crate::clock::now_ms;
 use crate::fota::{AES_KEY_FILE, FirmwareKeys, SIGNING_KEY_FILE};
 use crate::manage::publish::new_firmware;
 use crate::manage::rollout::check_target;
+use crate::store::Store;
 use crate::store::firmware::{Rollout, RolloutState, RolloutTarget};
-use crate::store::sqlite::open_for_admin;
 
 /// Firmware commands.
 #[derive(Debug, Subcommand)]
@@ -88,31 +88,50 @@ pub enum FirmwareCommand {
 /// Runs one firmware command.
 pub(super) fn run(data_dir: &Path, cmd: FirmwareCommand) -> Result<(), String> {
     match cmd {
-        FirmwareCommand::Keygen => {
-            if FirmwareKeys::create_if_missing(data_dir)? {
-                say(format_args!(
-                    "created {SIGNING_KEY_FILE} and {AES_KEY_FILE} in {} (mode 0600); \
-                     `solarwire firmware device-keys` prints what a device build embeds",
-                    data_dir.display()
-                ));
-            } else {
-                say(format_args!(
-                    "firmware keys already exist in {}",
-                    data_dir.display()
-                ));
-            }
-        }
+        FirmwareCommand::Keygen => keygen(data_dir),
         FirmwareCommand::DeviceKeys => {
             let keys = FirmwareKeys::load(data_dir)?.for_device_build()?;
             let text = serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?;
             say(format_args!("{text}"));
+            Ok(())
         }
+        cmd => runtime()?.block_on(async {
+            let store = open_store(data_dir)?;
+            run_on_store(store.as_ref(), data_dir, cmd).await
+        }),
+    }
+}
+
+fn keygen(data_dir: &Path) -> Result<(), String> {
+    if FirmwareKeys::create_if_missing(data_dir)? {
+        say(format_args!(
+            "created {SIGNING_KEY_FILE} and {AES_KEY_FILE} in {} (mode 0600); \
+             `solarwire firmware device-keys` prints what a device build embeds",
+            data_dir.display()
+        ));
+    } else {
+        say(format_args!(
+            "firmware keys already exist in {}",
+            data_dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The commands that read or change the store (the key commands never open it).
+async fn run_on_store(
+    store: &dyn Store,
+    data_dir: &Path,
+    cmd: FirmwareCommand,
+) -> Result<(), String> {
+    match cmd {
+        FirmwareCommand::Keygen | FirmwareCommand::DeviceKeys => Ok(()),
         FirmwareCommand::Publish {
             file,
             version,
             notes,
             max_bytes,
-        } => publish(data_dir, &file, &version, &notes, max_bytes)?,
+        } => publish(store, data_dir, &file, &version, &notes, max_bytes).await,
         FirmwareCommand::Rollout {
             version,
             devices,
@@ -121,9 +140,9 @@ pub(super) fn run(data_dir: &Path, cmd: FirmwareCommand) -> Result<(), String> {
         } => {
             let devices = (!devices.is_empty()).then_some(devices);
             let target = check_target(devices, percent).map_err(|(_, m)| m)?;
-            let mut admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
-            let rollout = admin
-                .set_rollout(&version, &target, max_failures, now_ms())
+            let rollout = store
+                .set_rollout(&version, target, max_failures, now_ms())
+                .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no firmware version {version}; publish it first"))?;
             say(format_args!(
@@ -131,22 +150,23 @@ pub(super) fn run(data_dir: &Path, cmd: FirmwareCommand) -> Result<(), String> {
                 rollout.version,
                 describe(&rollout)
             ));
+            Ok(())
         }
-        FirmwareCommand::Pause { version } => change(data_dir, &version, RolloutState::Paused)?,
-        FirmwareCommand::Resume { version } => change(data_dir, &version, RolloutState::Active)?,
+        FirmwareCommand::Pause { version } => change(store, &version, RolloutState::Paused).await,
+        FirmwareCommand::Resume { version } => change(store, &version, RolloutState::Active).await,
         FirmwareCommand::Cancel { version } => {
-            change(data_dir, &version, RolloutState::Cancelled)?;
+            change(store, &version, RolloutState::Cancelled).await
         }
         FirmwareCommand::Status {
             json,
             device: Some(id),
-        } => device_history(data_dir, &id, json)?,
-        FirmwareCommand::Status { json, device: None } => status(data_dir, json)?,
+        } => device_history(store, &id, json).await,
+        FirmwareCommand::Status { json, device: None } => status(store, json).await,
     }
-    Ok(())
 }
 
-fn publish(
+async fn publish(
+    store: &dyn Store,
     data_dir: &Path,
     file: &Path,
     version: &str,
@@ -160,9 +180,9 @@ fn publish(
     let keys = FirmwareKeys::load(data_dir)?;
     let prepared = new_firmware(&image, version, notes, &keys, max_bytes)
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
-    let info = admin
-        .publish_firmware(&prepared, now_ms())
+    let info = store
+        .publish_firmware(prepared, now_ms())
+        .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("version {version} is already published"))?;
     say(format_args!(
@@ -181,12 +201,12 @@ fn publish(
     Ok(())
 }
 
-fn change(data_dir: &Path, version: &str, state: RolloutState) -> Result<(), String> {
-    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
+async fn change(store: &dyn Store, version: &str, state: RolloutState) -> Result<(), String> {
     let reason =
         (state != RolloutState::Active).then(|| format!("{} by an operator", state.as_str()));
-    let rollout = admin
-        .set_rollout_state(version, state, reason.as_deref(), now_ms())
+    let rollout = store
+        .set_rollout_state(version, state, reason, now_ms())
+        .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("version {version} has no rollout"))?;
     say(format_args!("rollout of {version}: {}", describe(&rollout)));
@@ -214,10 +234,12 @@ fn describe(r: &Rollout) -> String {
 /// Entries of a device's history the CLI shows.
 const HISTORY: usize = 50;
 
-fn device_history(data_dir: &Path, id: &str, json: bool) -> Result<(), String> {
+async fn device_history(store: &dyn Store, id: &str, json: bool) -> Result<(), String> {
     crate::device_id::check(id).map_err(|m| format!("bad device id {id:?}: {m}"))?;
-    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
-    let events = admin.ota_history(id, HISTORY).map_err(|e| e.to_string())?;
+    let events = store
+        .ota_history(id, HISTORY)
+        .await
+        .map_err(|e| e.to_string())?;
     if json {
         let text = serde_json::to_string_pretty(&events).map_err(|e| e.to_string())?;
         say(format_args!("{text}"));
@@ -236,11 +258,10 @@ fn device_history(data_dir: &Path, id: &str, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn status(data_dir: &Path, json: bool) -> Result<(), String> {
-    let admin = open_for_admin(data_dir).map_err(|e| e.to_string())?;
-    let images = admin.firmware_images().map_err(|e| e.to_string())?;
-    let rollouts = admin.rollouts().map_err(|e| e.to_string())?;
-    let versions = admin.ota_stats().map_err(|e| e.to_string())?;
+async fn status(store: &dyn Store, json: bool) -> Result<(), String> {
+    let images = store.firmware_images().await.map_err(|e| e.to_string())?;
+    let rollouts = store.rollouts().await.map_err(|e| e.to_string())?;
+    let versions = store.ota_stats().await.map_err(|e| e.to_string())?;
     if json {
         let text = serde_json::to_string_pretty(&serde_json::json!({
             "images": images,

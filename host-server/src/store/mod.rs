@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
-//!                                  + AccessStore + AlertStore
+//!                                  + AccessStore + AlertStore + FirmwareStore
+//!                                  + ManagementStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::roll_up,
@@ -58,6 +59,8 @@ impl<T> Store for T where
         + telemetry::TelemetryStore
         + access::AccessStore
         + alerts::AlertStore
+        + firmware::FirmwareStore
+        + management::ManagementStore
         + Send
         + Sync
         + 'static

@@ -5,7 +5,7 @@ use http::StatusCode;
 
 use super::super::error::ApiError;
 use crate::app::AppState;
-use crate::store::analytics::FleetDevice;
+use crate::store::devices::FleetDevice;
 
 /// What a device-facing request may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

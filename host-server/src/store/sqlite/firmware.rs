@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Admin, SqliteStore};
+use super::SqliteStore;
 use crate::manage::rollout::pauses;
 use crate::store::StoreError;
 use crate::store::firmware::{
@@ -110,178 +110,152 @@ fn add_event(
     Ok(())
 }
 
-impl Admin {
-    /// Stores a prepared image; `None` when the version exists.
-    pub fn publish_firmware(
-        &mut self,
-        image: &NewFirmware,
-        now_ms: u64,
-    ) -> Result<Option<FirmwareInfo>, StoreError> {
-        let tx = self.0.transaction()?;
-        let encrypted: usize = image.chunks.iter().map(Vec::len).sum();
-        let inserted = tx.execute(
-            "INSERT INTO firmware_images (version, notes, original_size, encrypted_size, sha256,
+/// Stores a prepared image; `None` when the version exists.
+fn publish_firmware(
+    conn: &mut Connection,
+    image: &NewFirmware,
+    now_ms: u64,
+) -> Result<Option<FirmwareInfo>, StoreError> {
+    let tx = conn.transaction()?;
+    let encrypted: usize = image.chunks.iter().map(Vec::len).sum();
+    let inserted = tx.execute(
+        "INSERT INTO firmware_images (version, notes, original_size, encrypted_size, sha256,
                  signature, iv, chunk_size, total_chunks, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (version) DO NOTHING",
-            params![
-                image.version,
-                image.notes,
-                image.original_size,
-                encrypted as u64,
-                image.sha256,
-                image.signature,
-                image.iv.as_slice(),
-                image.chunk_size,
-                image.chunks.len() as u64,
-                now_ms
-            ],
-        )?;
-        if inserted == 0 {
-            return Ok(None);
-        }
-        let id = tx.last_insert_rowid();
-        {
-            let mut insert =
-                tx.prepare("INSERT INTO firmware_chunks (image, idx, data) VALUES (?1, ?2, ?3)")?;
-            for (index, chunk) in image.chunks.iter().enumerate() {
-                insert.execute(params![id, index as u64, chunk])?;
-            }
-        }
-        tx.commit()?;
-        self.firmware_image(&image.version)
+        params![
+            image.version,
+            image.notes,
+            image.original_size,
+            encrypted as u64,
+            image.sha256,
+            image.signature,
+            image.iv.as_slice(),
+            image.chunk_size,
+            image.chunks.len() as u64,
+            now_ms
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(None);
     }
-
-    /// One image's manifest.
-    pub fn firmware_image(&self, version: &str) -> Result<Option<FirmwareInfo>, StoreError> {
-        firmware_image(&self.0, version)
+    let id = tx.last_insert_rowid();
+    {
+        let mut insert =
+            tx.prepare("INSERT INTO firmware_chunks (image, idx, data) VALUES (?1, ?2, ?3)")?;
+        for (index, chunk) in image.chunks.iter().enumerate() {
+            insert.execute(params![id, index as u64, chunk])?;
+        }
     }
+    tx.commit()?;
+    firmware_image(conn, &image.version)
+}
 
-    /// Creates or retargets an image's rollout; `None` for an unknown version.
-    pub fn set_rollout(
-        &mut self,
-        version: &str,
-        target: &RolloutTarget,
-        max_failures: u32,
-        now_ms: u64,
-    ) -> Result<Option<Rollout>, StoreError> {
-        let (devices, percent) = match target {
-            RolloutTarget::Devices(list) => (
-                Some(serde_json::to_string(list).map_err(|e| StoreError(e.to_string()))?),
-                None,
-            ),
-            RolloutTarget::Percent(p) => (None, Some(*p)),
-        };
-        let changed = self.0.execute(
+/// Creates or retargets an image's rollout; `None` for an unknown version.
+fn set_rollout(
+    conn: &Connection,
+    version: &str,
+    target: &RolloutTarget,
+    max_failures: u32,
+    now_ms: u64,
+) -> Result<Option<Rollout>, StoreError> {
+    let (devices, percent) = match target {
+        RolloutTarget::Devices(list) => (
+            Some(serde_json::to_string(list).map_err(|e| StoreError::new(e.to_string()))?),
+            None,
+        ),
+        RolloutTarget::Percent(p) => (None, Some(*p)),
+    };
+    let changed = conn.execute(
             "INSERT INTO rollouts (image, state, devices, percent, max_failures, created_ms, updated_ms)
              SELECT id, 'active', ?2, ?3, ?4, ?5, ?5 FROM firmware_images WHERE version = ?1
              ON CONFLICT (image) DO UPDATE SET state = 'active', devices = ?2, percent = ?3,
                  max_failures = ?4, failures = 0, reason = NULL, updated_ms = ?5",
             params![version, devices, percent, max_failures, now_ms],
         )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        rollout(&self.0, version)
+    if changed == 0 {
+        return Ok(None);
     }
+    rollout(conn, version)
+}
 
-    /// Pauses, resumes or cancels a rollout; `None` when there is none.
-    pub fn set_rollout_state(
-        &self,
-        version: &str,
-        state: RolloutState,
-        reason: Option<&str>,
-        now_ms: u64,
-    ) -> Result<Option<Rollout>, StoreError> {
-        let changed = self.0.execute(
-            "UPDATE rollouts SET state = ?2, reason = ?3, updated_ms = ?4,
+/// Pauses, resumes or cancels a rollout; `None` when there is none.
+fn set_rollout_state(
+    conn: &Connection,
+    version: &str,
+    state: RolloutState,
+    reason: Option<&str>,
+    now_ms: u64,
+) -> Result<Option<Rollout>, StoreError> {
+    let changed = conn.execute(
+        "UPDATE rollouts SET state = ?2, reason = ?3, updated_ms = ?4,
                  failures = CASE WHEN ?2 = 'active' THEN 0 ELSE failures END
              WHERE image = (SELECT id FROM firmware_images WHERE version = ?1)",
-            params![version, state.as_str(), reason, now_ms],
-        )?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        rollout(&self.0, version)
+        params![version, state.as_str(), reason, now_ms],
+    )?;
+    if changed == 0 {
+        return Ok(None);
     }
+    rollout(conn, version)
+}
 
-    /// Every rollout, newest image first.
-    pub fn rollouts(&self) -> Result<Vec<Rollout>, StoreError> {
-        rollouts(&self.0)
-    }
-
-    /// Update counts per version.
-    pub fn ota_stats(&self) -> Result<Vec<VersionStats>, StoreError> {
-        ota_stats(&self.0)
-    }
-
-    /// A device's update history, newest first.
-    pub fn ota_history(&self, device: &str, limit: usize) -> Result<Vec<OtaEvent>, StoreError> {
-        ota_history(&self.0, device, limit)
-    }
-
-    /// Every image, newest first.
-    pub fn firmware_images(&self) -> Result<Vec<FirmwareInfo>, StoreError> {
-        firmware_images(&self.0)
-    }
-
-    fn record_ota(
-        &mut self,
-        report: &OtaReport,
-        now_ms: u64,
-        keep: usize,
-    ) -> Result<Option<Rollout>, StoreError> {
-        let tx = self.0.transaction()?;
-        let event = OtaEvent {
-            version: report.version.clone(),
-            kind: report.kind.clone(),
-            detail: report.detail.clone(),
-            at_ms: now_ms,
-        };
-        add_event(&tx, &report.device_id, &event, keep)?;
-        if report.state.is_some() || report.progress.is_some() {
-            tx.prepare_cached(
-                "UPDATE ota_sessions SET state = coalesce(?3, state),
+/// Records a device report; the rollout when this report paused it.
+fn record_ota(
+    conn: &mut Connection,
+    report: &OtaReport,
+    now_ms: u64,
+    keep: usize,
+) -> Result<Option<Rollout>, StoreError> {
+    let tx = conn.transaction()?;
+    let event = OtaEvent {
+        version: report.version.clone(),
+        kind: report.kind.clone(),
+        detail: report.detail.clone(),
+        at_ms: now_ms,
+    };
+    add_event(&tx, &report.device_id, &event, keep)?;
+    if report.state.is_some() || report.progress.is_some() {
+        tx.prepare_cached(
+            "UPDATE ota_sessions SET state = coalesce(?3, state),
                      progress = coalesce(?4, progress), updated_ms = ?5
                  WHERE id = (SELECT id FROM ota_sessions WHERE device_id = ?1
                              AND (?2 IS NULL OR version = ?2) ORDER BY id DESC LIMIT 1)",
-            )?
-            .execute(params![
-                report.device_id,
-                report.version,
-                report.state,
-                report.progress,
-                now_ms
-            ])?;
-        }
-        let mut paused = None;
-        if report.failure
-            && let Some(version) = &report.version
-            && let Some(mut current) = rollout(&tx, version)?
-        {
-            current.failures += 1;
-            let pause = current.state == RolloutState::Active
-                && pauses(current.failures, current.max_failures);
-            let reason = pause.then(|| {
-                format!(
-                    "paused by itself after {} failed verifications or rollbacks",
-                    current.failures
-                )
-            });
-            tx.execute(
-                "UPDATE rollouts SET failures = ?2,
+        )?
+        .execute(params![
+            report.device_id,
+            report.version,
+            report.state,
+            report.progress,
+            now_ms
+        ])?;
+    }
+    let mut paused = None;
+    if report.failure
+        && let Some(version) = &report.version
+        && let Some(mut current) = rollout(&tx, version)?
+    {
+        current.failures += 1;
+        let pause =
+            current.state == RolloutState::Active && pauses(current.failures, current.max_failures);
+        let reason = pause.then(|| {
+            format!(
+                "paused by itself after {} failed verifications or rollbacks",
+                current.failures
+            )
+        });
+        tx.execute(
+            "UPDATE rollouts SET failures = ?2,
                      state = CASE WHEN ?3 THEN 'paused' ELSE state END,
                      reason = CASE WHEN ?3 THEN ?4 ELSE reason END,
                      updated_ms = ?5
                  WHERE image = (SELECT id FROM firmware_images WHERE version = ?1)",
-                params![version, current.failures, pause, reason, now_ms],
-            )?;
-            if pause {
-                paused = rollout(&tx, version)?;
-            }
+            params![version, current.failures, pause, reason, now_ms],
+        )?;
+        if pause {
+            paused = rollout(&tx, version)?;
         }
-        tx.commit()?;
-        Ok(paused)
     }
+    tx.commit()?;
+    Ok(paused)
 }
 
 fn firmware_image(conn: &Connection, version: &str) -> Result<Option<FirmwareInfo>, StoreError> {
@@ -353,7 +327,7 @@ impl FirmwareStore for SqliteStore {
         image: NewFirmware,
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<FirmwareInfo>, StoreError>> {
-        self.admin(move |a| a.publish_firmware(&image, now_ms))
+        self.admin(move |c, _| publish_firmware(c, &image, now_ms))
     }
 
     fn firmware_images(&self) -> BoxFuture<'_, Result<Vec<FirmwareInfo>, StoreError>> {
@@ -386,8 +360,8 @@ impl FirmwareStore for SqliteStore {
 
     fn delete_firmware(&self, version: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
         let version = version.to_owned();
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             let id: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM firmware_images WHERE version = ?1",
@@ -414,7 +388,7 @@ impl FirmwareStore for SqliteStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
         let version = version.to_owned();
-        self.admin(move |a| a.set_rollout(&version, &target, max_failures, now_ms))
+        self.admin(move |c, _| set_rollout(c, &version, &target, max_failures, now_ms))
     }
 
     fn set_rollout_state(
@@ -425,7 +399,7 @@ impl FirmwareStore for SqliteStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
         let version = version.to_owned();
-        self.admin(move |a| a.set_rollout_state(&version, state, reason.as_deref(), now_ms))
+        self.admin(move |c, _| set_rollout_state(c, &version, state, reason.as_deref(), now_ms))
     }
 
     fn rollouts(&self) -> BoxFuture<'_, Result<Vec<Rollout>, StoreError>> {
@@ -459,8 +433,8 @@ impl FirmwareStore for SqliteStore {
     ) -> BoxFuture<'_, Result<OtaSession, StoreError>> {
         let (device, version, session_id) =
             (device.to_owned(), version.to_owned(), session_id.to_owned());
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             // F23: a session left in progress (the device rebooted mid-download,
             // and the firmware cannot resume) no longer blocks a new one.
             tx.execute(
@@ -474,7 +448,7 @@ impl FirmwareStore for SqliteStore {
                 params![session_id, device, version, now_ms],
             )?;
             let session = latest_session(&tx, &device)?
-                .ok_or_else(|| StoreError("the new session vanished".into()))?;
+                .ok_or_else(|| StoreError::new("the new session vanished"))?;
             tx.commit()?;
             Ok(session)
         })
@@ -486,7 +460,7 @@ impl FirmwareStore for SqliteStore {
         now_ms: u64,
         keep: usize,
     ) -> BoxFuture<'_, Result<Option<Rollout>, StoreError>> {
-        self.admin(move |a| a.record_ota(&report, now_ms, keep))
+        self.admin(move |c, _| record_ota(c, &report, now_ms, keep))
     }
 
     fn ota_history(

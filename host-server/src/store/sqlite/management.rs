@@ -114,8 +114,8 @@ impl ManagementStore for SqliteStore {
         keep: usize,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let device = device.to_owned();
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             let mut pending = config(&tx, &device)?
                 .pending
                 .map(|p| p.0)
@@ -141,8 +141,8 @@ impl ManagementStore for SqliteStore {
         keep: usize,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let device = device.to_owned();
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO device_config (device_id, running, reported_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (device_id) DO UPDATE SET running = ?2, reported_ms = ?3,
@@ -184,8 +184,8 @@ impl ManagementStore for SqliteStore {
     }
 
     fn queue_command(&self, cmd: Command, keep: usize) -> BoxFuture<'_, Result<(), StoreError>> {
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO commands (command_id, device_id, command, state, created_ms, expires_ms)
                  VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
@@ -216,8 +216,8 @@ impl ManagementStore for SqliteStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<Command>, StoreError>> {
         let device = device.to_owned();
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             tx.execute(
                 "UPDATE commands SET state = 'expired', finished_ms = ?2
                  WHERE device_id = ?1 AND state = 'queued' AND expires_ms <= ?2",
@@ -254,7 +254,7 @@ impl ManagementStore for SqliteStore {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Option<Command>, StoreError>> {
         let (device, command_id) = (device.to_owned(), command_id.to_owned());
-        self.admin(move |a| {
+        self.admin(move |c, _| {
             let state = if success {
                 CommandState::Completed
             } else {
@@ -262,12 +262,12 @@ impl ManagementStore for SqliteStore {
             };
             // Only a dispatched command takes a result; a repeated result
             // leaves the first one standing.
-            a.0.execute(
+            c.execute(
                 "UPDATE commands SET state = ?3, finished_ms = ?4, executed_at = ?5
                  WHERE command_id = ?1 AND device_id = ?2 AND state = 'dispatched'",
                 params![command_id, device, state.as_str(), now_ms, executed_at],
             )?;
-            Ok(command(&a.0, &command_id)?.filter(|c| c.device_id == device))
+            Ok(command(c, &command_id)?.filter(|c| c.device_id == device))
         })
     }
 
@@ -296,8 +296,8 @@ impl ManagementStore for SqliteStore {
         keep: usize,
     ) -> BoxFuture<'_, Result<i64, StoreError>> {
         let device = device.to_owned();
-        self.admin(move |a| {
-            let tx = a.0.transaction()?;
+        self.admin(move |c, _| {
+            let tx = c.transaction()?;
             tx.execute(
                 "INSERT INTO device_reports (device_id, kind, at_ms, body) VALUES (?1, ?2, ?3, ?4)",
                 params![device, kind.as_str(), now_ms, body.to_string()],
