@@ -135,14 +135,17 @@ impl SqliteStore {
     }
 }
 
+/// Runs `f` on tokio's blocking pool once the future is polled (so a
+/// future made outside a runtime is still fine to hand to one).
 fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> BoxFuture<'static, Result<T, StoreError>> {
-    tokio::task::spawn_blocking(f)
-        .map(|joined| {
-            joined.unwrap_or_else(|e| Err(StoreError::new(format!("query task failed: {e}"))))
-        })
-        .boxed()
+    async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|e| Err(StoreError::new(format!("query task failed: {e}"))))
+    }
+    .boxed()
 }
 
 impl IngestStore for SqliteStore {

@@ -40,20 +40,30 @@ fn row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Aggregate> {
     })
 }
 
-/// Stores (or replaces) one rollup row.
+/// Stores one rollup row: an update in place when the row exists (its
+/// index entry stays untouched), else an insert.
 fn write(
     tx: &Transaction<'_>,
-    level: Level,
-    device: i64,
-    register: u8,
+    key: (Level, i64, u8),
     a: &Aggregate,
+    exists: bool,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO {} (device, register, {COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        table(level)
-    ))?
-    .execute(params![
+    let (level, device, register) = key;
+    let sql = if exists {
+        format!(
+            "UPDATE {} SET count = ?4, sum = ?5, min = ?6, max = ?7, last = ?8, last_t_ms = ?9,
+                area = ?10, covered_ms = ?11, first_t_ms = ?12
+             WHERE device = ?1 AND register = ?2 AND bucket_ms = ?3",
+            table(level)
+        )
+    } else {
+        format!(
+            "INSERT INTO {} (device, register, {COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            table(level)
+        )
+    };
+    tx.prepare_cached(&sql)?.execute(params![
         device,
         register,
         a.bucket_ms,
@@ -98,8 +108,9 @@ pub(super) fn merge(tx: &Transaction<'_>, delta: &RollupDelta<i64>) -> Result<()
             ))?
             .query_row(params![key.device, key.register, key.bucket_ms], row)
             .optional()?;
+        let exists = stored.is_some();
         let a = stored.map_or(more, |s| s.merged(&more, key.level));
-        write(tx, key.level, key.device, key.register, &a)?;
+        write(tx, (key.level, key.device, key.register), &a, exists)?;
     }
     Ok(())
 }
@@ -120,6 +131,13 @@ pub(super) fn backfill(conn: &mut Connection, max_gap_ms: u64) -> Result<(), Sto
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let samples: u64 = tx.query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))?;
+    if samples > 0 {
+        tracing::info!(
+            samples,
+            "rolling up the samples stored before rollups were kept"
+        );
+    }
     coarsen_old_rows(&tx)?;
     let devices: Vec<i64> = tx
         .prepare("SELECT id FROM devices ORDER BY id")?
@@ -178,7 +196,7 @@ fn coarsen_old_rows(tx: &Transaction<'_>) -> Result<(), StoreError> {
         }
     }
     for ((device, register, level, _), a) in coarse {
-        write(tx, level, device, register, &a)?;
+        write(tx, (level, device, register), &a, false)?;
     }
     Ok(())
 }

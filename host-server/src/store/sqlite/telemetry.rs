@@ -101,17 +101,13 @@ fn retention_step(
                 )?
                 .execute(params![device, raw_before_ms, left])? as u64;
         }
-        let left = DELETE_BATCH - step.aggregates_deleted;
-        if left > 0 {
-            step.aggregates_deleted +=
-                tx.prepare_cached(&format!(
-                    "DELETE FROM {five} WHERE (device, register, bucket_ms) IN (
-                        SELECT device, register, bucket_ms FROM {five}
-                        WHERE device = ?1 AND bucket_ms < ?2 LIMIT ?3)"
-                ))?
-                .execute(params![device, aggregates_before_ms, left])? as u64;
-        }
     }
+    step.aggregates_deleted = tx
+        .prepare_cached(&format!(
+            "DELETE FROM {five} WHERE (bucket_ms, device, register) IN (
+                SELECT bucket_ms, device, register FROM {five} WHERE bucket_ms < ?1 LIMIT ?2)"
+        ))?
+        .execute(params![aggregates_before_ms, DELETE_BATCH])? as u64;
     step.uploads_deleted = tx
         .prepare_cached(
             "DELETE FROM uploads WHERE id IN (

@@ -1,12 +1,14 @@
 //! The single writer thread: group commit of verified uploads.
 //!
 //! Requests queue on a bounded channel. The writer takes everything queued
-//! (up to a batch size), runs ONE immediate transaction in which, per upload,
-//! it takes the replay decision against the device's stored nonce and MAC,
-//! decodes with the device's stored stream state, and inserts the raw body,
-//! the samples and the updated state; it commits (WAL, `synchronous=FULL`),
-//! and only then answers each request. While one batch commits the next
-//! one queues, so one fsync serves many uploads.
+//! (up to a batch size), runs ONE immediate transaction in which the
+//! backend-neutral [`IngestBatch`] takes, per upload, the replay decision
+//! against the device's stored nonce and MAC and decodes with its stored
+//! stream state, while this module inserts the raw body and the samples,
+//! then writes back the devices' state, codec counters and rollups; it
+//! commits (WAL, `synchronous=FULL`), and only then answers each request.
+//! While one batch commits the next one queues, so one fsync serves many
+//! uploads.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
