@@ -11,6 +11,8 @@ use crate::store::telemetry::RetentionStep;
 use crate::store::{Store, StoreError};
 
 const DAY_MS: u64 = 86_400_000;
+/// Pause between two steps of one run.
+const STEP_PAUSE: std::time::Duration = std::time::Duration::from_millis(150);
 /// Steps one run takes at most (each deletes a bounded number of rows).
 const MAX_STEPS: usize = 100_000;
 
@@ -45,6 +47,9 @@ pub async fn enforce(
             break;
         }
         total.more = true;
+        // Leave the write lock free for a while: SQLite's busy handler polls
+        // every 100 ms at most, so logins and admin writes waiting on it get in.
+        tokio::time::sleep(STEP_PAUSE).await;
     }
     Ok(total)
 }

@@ -10,7 +10,7 @@ use crate::store::{HistoryQuery, StoreError, StoredSample};
 
 /// Rows of each kind one retention step deletes at most: each step is one
 /// short write transaction, so ingest, logins and admin writes interleave.
-const DELETE_BATCH: u64 = 20_000;
+const DELETE_BATCH: u64 = 5_000;
 
 /// The raw value of register `id` in a sample's register blob (3-byte entries).
 fn register_value(blob: &[u8], id: u8) -> Option<u16> {
