@@ -122,6 +122,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub policy: crate::policy::PolicyArgs,
 
+    /// Firmware updates, remote configuration, commands and reports.
+    #[command(flatten)]
+    pub manage: crate::manage::ManageArgs,
+
     /// Uploads committed together in one transaction at most.
     #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]
     pub write_batch: usize,

@@ -200,6 +200,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         data_dir: data_dir.to_path_buf(),
         ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
         stopping: stop.clone(),
+        manage: Arc::new(crate::manage::Manage::new(args.manage.clone())),
     });
     if state.rate.is_some() || state.registrations.is_some() {
         let pruned = state.clone();

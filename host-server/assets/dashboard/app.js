@@ -1,8 +1,9 @@
 // The dashboard: login, the fleet, one device (live power, history, the
-// month's energy, alerts). Routes are URL hashes: `#/` and `#/device/ID`.
+// month's energy, alerts, firmware, configuration, commands, faults). Routes are URL hashes: `#/` and `#/device/ID`.
 
 import { api, ApiError, currentUser, download, live, login, logout } from "./api.js";
 import { BarChart, LineChart } from "./chart.js";
+import { loadManagement } from "./manage.js";
 import { alertList, duration, energy, fleetRows, h, pill, summary, toast } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
@@ -126,7 +127,7 @@ function openDevice(id) {
     $("device-title").textContent = d.name ? `${id} · ${d.name}` : id;
     pill($("device-status"), d.status);
     $("device-power").textContent = d.power_w === null ? "–" : `${Math.round(d.power_w)} W`;
-    await Promise.all([loadLive(d), loadHistory(), loadEnergy(), loadAlerts()]);
+    await Promise.all([loadLive(d), loadHistory(), loadEnergy(), loadAlerts(), loadManagement(id, $)]);
   });
 }
 

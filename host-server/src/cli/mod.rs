@@ -1,6 +1,7 @@
 //! The `solarwire` command line: one binary for the server and its tools.
 
 mod device;
+mod firmware;
 mod generate;
 mod simulate;
 mod tools;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Add, list, show, re-key or remove devices.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Firmware updates: keys, publishing images, rollouts.
+    #[command(subcommand)]
+    Firmware(firmware::FirmwareCommand),
     /// Simulated inverters uploading like the firmware: the demo and the load tool.
     Simulate(crate::simulate::SimulateArgs),
     /// Explain an envelope, upload body or packet (file or stdin).
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         None => serve(cli.data_dir, cli.serve),
         Some(Command::Serve(args)) => serve(cli.data_dir, *args),
         Some(Command::Device(cmd)) => device::run(&cli.data_dir, cmd),
+        Some(Command::Firmware(cmd)) => firmware::run(&cli.data_dir, cmd),
         Some(Command::Simulate(args)) => simulate::run(&cli.data_dir, &args),
         Some(Command::Inspect(args)) => tools::run_inspect(&args),
         Some(Command::Seal(args)) => tools::run_seal(&args),

@@ -22,7 +22,12 @@ pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
         .zip(keys)
         .map(|(id, keys)| FirmwareDevice::new(id, keys, args.registers.clone()))
         .collect();
-    let summary = runtime.block_on(crate::simulate::run(args, devices))?;
+    // What the devices' build embeds, when this data directory has the fleet
+    // firmware keys: the simulated devices then verify updates as the firmware does.
+    let firmware = crate::fota::FirmwareKeys::load(data_dir)
+        .ok()
+        .and_then(|k| k.for_device_build().ok());
+    let summary = runtime.block_on(crate::simulate::run(args, devices, firmware.as_ref()))?;
     if args.json {
         let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
         say(format_args!("{text}"));

@@ -42,6 +42,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../assets/dashboard/views.js"),
     ),
+    (
+        "manage.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard/manage.js"),
+    ),
 ];
 const INDEX: &str = include_str!("../../assets/dashboard/index.html");
 /// The inspector runs WebAssembly: its pages may compile it, nothing more.

@@ -16,6 +16,7 @@ mod fleet;
 pub mod framing;
 mod guard;
 mod headers;
+mod management;
 pub mod openapi;
 mod ops;
 pub mod peer;
@@ -54,6 +55,8 @@ pub fn routes(
         .or(alerts::routes(state))
         .unify()
         .or(ops::routes(state))
+        .unify()
+        .or(management::routes(state))
         .unify()
         .or(ws::routes(state))
         .unify()

@@ -10,6 +10,7 @@
 
 pub mod firmware;
 pub mod inverter;
+mod pollers;
 mod report;
 
 use std::collections::VecDeque;
@@ -26,6 +27,7 @@ use crate::clock::now_ms;
 use crate::config::parse_duration;
 use firmware::{FirmwareDevice, Packet};
 use inverter::Inverter;
+pub use pollers::ManagementSummary;
 pub use report::Summary;
 use report::{Outcome, Tally};
 
@@ -77,6 +79,15 @@ pub struct SimulateArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Upload only: no configuration, command, update or energy pollers.
+    #[arg(long)]
+    pub no_pollers: bool,
+    /// How often each device checks for a firmware update (the firmware: 100 min).
+    #[arg(long, default_value = "100m", value_parser = parse_duration)]
+    pub ota_check_interval: Duration,
+    /// The firmware version the simulated devices start with.
+    #[arg(long, default_value = "1.0.0")]
+    pub firmware_version: String,
 }
 
 impl SimulateArgs {
@@ -96,11 +107,16 @@ impl SimulateArgs {
     }
 }
 
-/// Runs the simulation and returns its summary.
+/// Runs the simulation and returns its summary. `firmware` is what the
+/// devices' build embeds to verify updates (without it they only check).
 ///
 /// # Errors
 /// Bad settings or an unwritable acknowledgement log.
-pub async fn run(args: &SimulateArgs, devices: Vec<FirmwareDevice>) -> Result<Summary, String> {
+pub async fn run(
+    args: &SimulateArgs,
+    devices: Vec<FirmwareDevice>,
+    firmware: Option<&crate::fota::DeviceBuildKeys>,
+) -> Result<Summary, String> {
     if !(args.rate > 0.0 && args.rate.is_finite()) {
         return Err("--rate must be positive".into());
     }
@@ -125,6 +141,32 @@ pub async fn run(args: &SimulateArgs, devices: Vec<FirmwareDevice>) -> Result<Su
     );
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
+    let management = Arc::new(Mutex::new(ManagementSummary::default()));
+    let build_keys = firmware.and_then(pollers::BuildKeys::parse).map(Arc::new);
+    let polling: Vec<_> = if args.no_pollers {
+        Vec::new()
+    } else {
+        devices
+            .iter()
+            .map(|device| {
+                let pollers = pollers::Pollers {
+                    url: args.url.trim_end_matches('/').to_owned(),
+                    id: device.id.clone(),
+                    version: args.firmware_version.clone(),
+                    ota_check: args.ota_check_interval,
+                    deadline: started + args.duration,
+                    keys: build_keys.clone(),
+                    summary: management.clone(),
+                };
+                let client = reqwest::Client::builder()
+                    .pool_max_idle_per_host(1)
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                Ok(tokio::spawn(pollers.run(client)))
+            })
+            .collect::<Result<_, String>>()?
+    };
     let tasks: Vec<_> = devices
         .into_iter()
         .enumerate()
@@ -149,9 +191,17 @@ pub async fn run(args: &SimulateArgs, devices: Vec<FirmwareDevice>) -> Result<Su
         task.await
             .map_err(|e| format!("a device task failed: {e}"))?;
     }
+    for task in polling {
+        task.await
+            .map_err(|e| format!("a device's pollers failed: {e}"))?;
+    }
     progress.finish_and_clear();
     let tally = tally.lock().map_err(|_| "tally poisoned")?.clone();
-    Ok(tally.summary(started.elapsed()))
+    let mut summary = tally.summary(started.elapsed());
+    if !args.no_pollers {
+        summary.management = Some(management.lock().map_err(|_| "tally poisoned")?.clone());
+    }
+    Ok(summary)
 }
 
 /// One device's run.

@@ -68,6 +68,7 @@ impl Tally {
             p99_ms: pct(0.99),
             seconds: elapsed.as_secs_f64(),
             acked_per_second: self.acked as f64 / elapsed.as_secs_f64().max(1e-9),
+            management: None,
         }
     }
 }
@@ -91,6 +92,9 @@ pub struct Summary {
     pub seconds: f64,
     /// Acknowledged uploads per second.
     pub acked_per_second: f64,
+    /// What the management pollers did (absent with `--no-pollers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management: Option<super::ManagementSummary>,
 }
 
 impl fmt::Display for Summary {
@@ -116,7 +120,11 @@ impl fmt::Display for Summary {
             "latency: p50 {}, p99 {}",
             ms(self.p50_ms),
             ms(self.p99_ms)
-        )
+        )?;
+        match &self.management {
+            Some(m) => write!(f, "\n{m}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
-//!                                  + AccessStore + AlertStore
+//!                                  + AccessStore + AlertStore + FirmwareStore
+//!                                  + ManagementStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::roll_up,
@@ -18,7 +19,9 @@
 pub mod access;
 pub mod alerts;
 pub mod devices;
+pub mod firmware;
 pub mod ingest;
+pub mod management;
 mod model;
 pub mod sqlite;
 pub mod telemetry;
@@ -42,6 +45,8 @@ pub trait Store:
     + telemetry::TelemetryStore
     + access::AccessStore
     + alerts::AlertStore
+    + firmware::FirmwareStore
+    + management::ManagementStore
     + Send
     + Sync
     + 'static
@@ -54,6 +59,8 @@ impl<T> Store for T where
         + telemetry::TelemetryStore
         + access::AccessStore
         + alerts::AlertStore
+        + firmware::FirmwareStore
+        + management::ManagementStore
         + Send
         + Sync
         + 'static

@@ -1,5 +1,5 @@
 // The dashboard in Debian's headless Chromium (playwright-core): log in,
-// see the fleet, open a device, watch the live chart gain points when
+// see the fleet, open a device (with its management card), watch the live chart gain points when
 // `solarwire simulate` uploads, raise an alert and see it appear.
 // Screenshots go to $SCREENSHOT_DIR (default: a new temp directory).
 //
@@ -61,7 +61,7 @@ test("dashboard: login, fleet, device, live chart, alert", { timeout: 240_000 },
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    page.on("console", (m) => { if (m.type() === "error") errors.push(`${m.text()} ${m.location().url ?? ""}`); });
 
     await page.goto(url);
     await page.waitForSelector("#login-view:not([hidden])");
@@ -87,6 +87,9 @@ test("dashboard: login, fleet, device, live chart, alert", { timeout: 240_000 },
     await page.waitForFunction(() => Number(document.querySelector("#live-chart svg").dataset.points) > 0, null, { timeout: WAIT });
     const before = Number(await page.getAttribute("#live-chart svg", "data-points"));
     await page.waitForFunction(() => Number(document.querySelector("#energy-chart svg").dataset.bars) >= 28, null, { timeout: WAIT });
+    // The management card: the simulator's pollers reported the running configuration.
+    await page.waitForFunction(() => document.querySelector("#device-config").textContent.includes("sampling 5 s"), null, { timeout: WAIT });
+    assert.match(await page.textContent("#device-firmware"), /no update session|update to/);
     await page.screenshot({ path: join(shots, "3-device.png"), fullPage: true });
 
     // New uploads reach the open page over the WebSocket.

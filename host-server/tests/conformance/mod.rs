@@ -4,6 +4,10 @@
 //! `tests/store_sqlite.rs`); a new backend is done when it passes them all.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod management;
+
+pub use management::*;
+
 use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +75,13 @@ macro_rules! conformance_suite {
             refresh_token_reuse_revokes_the_family,
             users_and_api_keys,
             alert_rules_and_alerts,
+            firmware_images_and_chunks,
+            rollouts_pause_themselves_after_failures,
+            ota_sessions_and_history,
+            pending_config_and_acknowledgement,
+            commands_dispatch_one_per_poll,
+            reports_are_bounded_per_device_and_kind,
+            removing_a_device_removes_its_management_data,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -84,7 +95,7 @@ macro_rules! conformance_suite {
     };
 }
 
-fn own_keys(byte: u8) -> DeviceKeys {
+pub(crate) fn own_keys(byte: u8) -> DeviceKeys {
     DeviceKeys {
         hmac: Some(vec![byte; 32]),
         aes: None,

@@ -26,6 +26,7 @@ const ALIASES: &[(&str, &str, &str)] = &[
         "native_upload",
     ),
     ("/health/ready", "/health", "health"),
+    ("/changes", "/device_settings", "legacy_device_settings"),
     ("/inspector/{file}", "/inspector/", "inspector_page"),
     ("/inspector/{file}", "/pkg/web/{file}", "inspector_build"),
     ("/inspector/{file}", "/vectors/{file}", "inspector_vectors"),

@@ -94,6 +94,19 @@ fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE device = ?1"), [id])?;
     }
+    for table in [
+        "device_config",
+        "config_history",
+        "commands",
+        "device_reports",
+        "ota_sessions",
+        "ota_events",
+    ] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE device_id = ?1"),
+            [device],
+        )?;
+    }
     tx.execute("DELETE FROM devices WHERE id = ?1", [id])?;
     bump_epoch(&tx)?;
     tx.commit()?;

@@ -8,6 +8,8 @@ mod access;
 mod alerts;
 mod checkpoint;
 mod devices;
+mod firmware;
+mod management;
 mod rollups;
 mod samples;
 mod schema;
