@@ -29,7 +29,7 @@ macro_rules! error_codes {
 /// [`ArgumentError`](crate::ArgumentError) and
 /// [`EnvelopeV2Error`](crate::envelope_v2::EnvelopeV2Error).
 /// Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 19] = [
+pub const ALL_ERROR_CODES: [&str; 21] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -49,6 +49,8 @@ pub const ALL_ERROR_CODES: [&str; 19] = [
     "invalid_argument",
     "clock_skew",
     "device_mismatch",
+    "time_out_of_window",
+    "timestamp_in_seconds",
 ];
 
 #[cfg(test)]

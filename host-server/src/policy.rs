@@ -5,8 +5,27 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use solarwire_core::upload::TimeWindow;
 
 use crate::config::parse_duration;
+
+impl PolicyArgs {
+    /// The accepted window of device sample times (synced clocks only).
+    pub fn time_window(&self) -> TimeWindow {
+        let retention = match self.retention_days {
+            0 => Duration::MAX,
+            days => Duration::from_secs(u64::from(days) * 86_400),
+        };
+        TimeWindow {
+            max_ahead_ms: millis(self.max_clock_ahead),
+            max_age_ms: millis(self.max_sample_age.unwrap_or(retention)),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// Who may read, how long data is kept, what raises alerts.
 #[derive(Debug, Clone, Args)]
@@ -34,6 +53,17 @@ pub struct PolicyArgs {
     /// into 5-minute aggregates, then deleted).
     #[arg(long, env = "SOLARWIRE_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
+
+    /// Sample times further ahead of the server's receive time refuse their
+    /// packet (`time_out_of_window`; the upload's other packets are stored).
+    #[arg(long, env = "SOLARWIRE_MAX_CLOCK_AHEAD", default_value = "5m", value_parser = parse_duration)]
+    pub max_clock_ahead: Duration,
+
+    /// Sample times older than this (before the receive time) refuse their
+    /// packet (`time_out_of_window`). Default: the retention period (none
+    /// when retention keeps data forever).
+    #[arg(long, env = "SOLARWIRE_MAX_SAMPLE_AGE", value_parser = parse_duration)]
+    pub max_sample_age: Option<Duration>,
 
     /// Days 5-minute aggregates are kept.
     #[arg(

@@ -127,6 +127,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let limits = Limits {
         max_packets: args.max_packets,
         max_values: args.max_values,
+        window: Some(args.policy.time_window()),
     };
     let options = StoreOptions {
         ingest: IngestConfig {

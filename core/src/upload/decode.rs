@@ -132,7 +132,7 @@ impl Step<'_> {
             }
             .into());
         }
-        report.samples = self.push_samples(layout, &values, exact.as_deref(), samples);
+        report.samples = self.push_samples(layout, &values, exact.as_deref(), samples)?;
         Ok(PacketOutcome::Decoded)
     }
 
@@ -178,13 +178,15 @@ impl Step<'_> {
     }
 
     /// Stage 6: whole samples, dated when the upload says enough (F13).
+    /// A stamp in seconds, or (with a window and a synced clock) a time
+    /// outside the window, refuses the packet: none of its samples are kept.
     fn push_samples(
         &self,
         layout: &[u8],
         values: &[u16],
         exact: Option<&[bool]>,
         samples: &mut Vec<Sample>,
-    ) -> usize {
+    ) -> Result<usize, UploadError> {
         let n = values.len() / layout.len();
         let clock = self
             .packet
@@ -196,7 +198,16 @@ impl Step<'_> {
                 upload_s: up,
                 interval_s: iv,
             });
+        if clock.is_some_and(|c| c.stamped_in_seconds()) {
+            return Err(UploadError::TimestampInSeconds);
+        }
         let last_ms = clock.and_then(|c| c.last_sample_ms(self.received_ms));
+        if let (Some(c), Some(last), Some(window), Some(now)) =
+            (clock, last_ms, self.limits.window, self.received_ms)
+            && c.synced()
+        {
+            window.check(c.sample_ms(last, 0, n).unwrap_or(last), last, now)?;
+        }
         samples.reserve(n);
         for (j, chunk) in values.chunks_exact(layout.len()).enumerate() {
             let exact_chunk = exact.and_then(|e| e.get(j * layout.len()..(j + 1) * layout.len()));
@@ -209,6 +220,6 @@ impl Step<'_> {
                 packet: self.index,
             });
         }
-        n
+        Ok(n)
     }
 }

@@ -32,6 +32,15 @@ pub enum UploadError {
     Codec(CodecError),
     /// The MAC-covered `device_id` is not the device the request names.
     DeviceMismatch,
+    /// A packet's sample times lie outside the receiver's accepted window.
+    TimeOutOfWindow {
+        /// How far the newest sample lies ahead of the receive time (ms).
+        ahead_ms: u64,
+        /// How far the oldest sample lies before the receive time (ms).
+        age_ms: u64,
+    },
+    /// A packet's millisecond timestamp was written in seconds.
+    TimestampInSeconds,
 }
 
 error_codes!(UploadError {
@@ -39,6 +48,8 @@ error_codes!(UploadError {
     Self::BadBase64 => "bad_base64",
     Self::TooLarge { .. } => "too_large",
     Self::DeviceMismatch => "device_mismatch",
+    Self::TimeOutOfWindow { .. } => "time_out_of_window",
+    Self::TimestampInSeconds => "timestamp_in_seconds",
 } wraps Envelope, Replay, Codec);
 
 impl fmt::Display for UploadError {
@@ -55,6 +66,13 @@ impl fmt::Display for UploadError {
             } => write!(f, "upload declares {declared} {what}, limit {limit}"),
             Self::Codec(e) => e.fmt(f),
             Self::DeviceMismatch => f.write_str("the upload's device_id is not the path's device"),
+            Self::TimeOutOfWindow { ahead_ms, age_ms } => write!(
+                f,
+                "sample times outside the accepted window ({ahead_ms} ms ahead, {age_ms} ms old)"
+            ),
+            Self::TimestampInSeconds => {
+                f.write_str("packet timestamp is in seconds; the format says milliseconds")
+            }
         }
     }
 }

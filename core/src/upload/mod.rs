@@ -32,7 +32,7 @@ pub use error::UploadError;
 pub use process::{Processed, Request, is_bare_body, process};
 pub use report::{Outcome, PacketOutcome, PacketReport};
 pub use stream::StreamState;
-pub use time::PacketClock;
+pub use time::{PacketClock, TimeWindow};
 
 use crate::codec::DEFAULT_MAX_VALUES;
 
@@ -72,6 +72,9 @@ pub struct Limits {
     pub max_packets: usize,
     /// Values per packet (the firmware's largest is 500).
     pub max_values: usize,
+    /// Accepted sample times around the receive time (synced clocks only);
+    /// `None` accepts any time (hosts without a trusted clock).
+    pub window: Option<TimeWindow>,
 }
 
 impl Default for Limits {
@@ -79,6 +82,7 @@ impl Default for Limits {
         Self {
             max_packets: 64,
             max_values: DEFAULT_MAX_VALUES,
+            window: None,
         }
     }
 }

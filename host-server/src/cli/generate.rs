@@ -45,6 +45,8 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
         let limits = Limits {
             max_packets: PER_UPLOAD,
             max_values: 4096,
+            // Generated history lies in the past on purpose.
+            window: None,
         };
         let options = StoreOptions {
             ingest: IngestConfig {
