@@ -235,6 +235,8 @@ export type ErrorCode =
   | "unknown_register"
   | "out_of_range"
   | "device_mismatch"
+  | "time_out_of_window"
+  | "timestamp_in_seconds"
   | "unknown_profile"
   | "invalid_catalog"
   | "invalid_argument";
