@@ -89,17 +89,20 @@ pub enum FirmwareCommand {
 pub(super) fn run(data_dir: &Path, cmd: FirmwareCommand) -> Result<(), String> {
     match cmd {
         FirmwareCommand::Keygen => keygen(data_dir),
-        FirmwareCommand::DeviceKeys => {
-            let keys = FirmwareKeys::load(data_dir)?.for_device_build()?;
-            let text = serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?;
-            say(format_args!("{text}"));
-            Ok(())
-        }
+        FirmwareCommand::DeviceKeys => device_keys(data_dir),
         cmd => runtime()?.block_on(async {
             let store = open_store(data_dir)?;
             run_on_store(store.as_ref(), data_dir, cmd).await
         }),
     }
+}
+
+/// Prints what a device build embeds (the key commands never open the store).
+fn device_keys(data_dir: &Path) -> Result<(), String> {
+    let keys = FirmwareKeys::load(data_dir)?.for_device_build()?;
+    let text = serde_json::to_string_pretty(&keys).map_err(|e| e.to_string())?;
+    say(format_args!("{text}"));
+    Ok(())
 }
 
 fn keygen(data_dir: &Path) -> Result<(), String> {
@@ -125,7 +128,8 @@ async fn run_on_store(
     cmd: FirmwareCommand,
 ) -> Result<(), String> {
     match cmd {
-        FirmwareCommand::Keygen | FirmwareCommand::DeviceKeys => Ok(()),
+        FirmwareCommand::Keygen => keygen(data_dir),
+        FirmwareCommand::DeviceKeys => device_keys(data_dir),
         FirmwareCommand::Publish {
             file,
             version,
