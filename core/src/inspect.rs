@@ -112,6 +112,10 @@ pub struct ReadingInfo {
     pub unit: String,
     /// Display text (`230.4V`).
     pub text: String,
+    /// A mode register's state name (`Charging`).
+    pub state: Option<String>,
+    /// A status word's set bits with their meaning.
+    pub flags: Vec<crate::registers::Bit>,
 }
 
 /// One sample with its readings.
@@ -392,6 +396,8 @@ impl ReadingInfo {
                 value: None,
                 unit: String::new(),
                 text: raw.to_string(),
+                state: None,
+                flags: Vec::new(),
             },
         }
     }
@@ -406,6 +412,8 @@ impl From<Reading<'_>> for ReadingInfo {
             value: Some(reading.value.to_f64()),
             unit: reading.register.unit.clone(),
             text: reading.text(),
+            state: reading.register.state(reading.raw).map(String::from),
+            flags: reading.register.active_bits(reading.raw).cloned().collect(),
         }
     }
 }
