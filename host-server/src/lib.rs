@@ -43,6 +43,7 @@ pub mod reply;
 pub mod retention;
 pub mod serve;
 pub mod simulate;
+pub mod site;
 pub mod store;
 pub mod telemetry;
 pub mod wire_guard;

@@ -4,6 +4,7 @@ mod device;
 mod firmware;
 mod generate;
 mod simulate;
+mod site;
 mod tools;
 mod user;
 
@@ -67,6 +68,9 @@ pub enum Command {
     User(user::UserCommand),
     /// Store days of simulated fleet history (benchmarks, demos; server stopped).
     GenerateHistory(generate::GenerateArgs),
+    /// Storage-plant site files: a demo to start from, checks.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
 }
 
 /// Parses the command line and runs it.
@@ -84,6 +88,7 @@ pub fn main() -> ExitCode {
         Some(Command::Keygen(args)) => tools::run_keygen(&args),
         Some(Command::User(cmd)) => user::run(&cli.data_dir, cmd),
         Some(Command::GenerateHistory(args)) => generate::run(&cli.data_dir, &args),
+        Some(Command::Site(cmd)) => site::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
