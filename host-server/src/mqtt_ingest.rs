@@ -291,7 +291,7 @@ mod tests {
     fn filters_that_could_eat_replies_are_refused() {
         for ok in [
             "solarwire/ingest/+",
-            "solarwire/+/upload",
+            "devices/+/upload",
             "devices/#",
             "solarwire",
         ] {
@@ -302,6 +302,7 @@ mod tests {
             "+/#",
             "solarwire/#",
             "solarwire/+",
+            "solarwire/+/upload",
             "+/reply/x",
             "solarwire/reply",
             "$SYS/#",
