@@ -33,6 +33,7 @@ pub mod keys;
 pub mod live;
 pub mod manage;
 pub mod mqtt;
+pub mod mqtt_ingest;
 pub mod overflow;
 pub mod policy;
 pub mod query;

@@ -215,6 +215,18 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
             }
         }));
     }
+    if let (Some(url), Some(filter)) = (&args.mqtt_url, &args.mqtt_ingest) {
+        let client_id = args
+            .mqtt_client_id
+            .clone()
+            .unwrap_or_else(|| crate::mqtt_ingest::default_client_id(data_dir));
+        background.extend(crate::mqtt_ingest::start(
+            url,
+            filter,
+            client_id,
+            state.clone(),
+        )?);
+    }
     background.push(tokio::spawn(crate::auth::upkeep(
         state.auth.clone(),
         state.store.clone(),

@@ -47,7 +47,8 @@ export type Method =
   | "semantic_rle"
   | "raw"
   | "legacy_temporal"
-  | "legacy_semantic_rle";
+  | "legacy_semantic_rle"
+  | "codec_v2";
 
 /** The encoders (default `smart`, the device's selection): `temporal` writes a base or a delta, as the device would. */
 export type EncodeMethod = "bit_packed" | "dictionary" | "semantic_rle" | "temporal" | "smart";
