@@ -8,6 +8,7 @@ import asyncio
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -234,3 +235,46 @@ def test_iteration_survives_a_server_restart(fleet: Fleet) -> None:
         assert len(whole) == server_samples(server, devices[0])
         times = [s.t_ms or 0 for s in whole]
         assert times == sorted(set(times))
+
+
+def test_the_fleet_energy_example_writes_the_report(fleet: Fleet, tmp_path: Path) -> None:
+    import csv
+    import subprocess
+    import sys
+
+    server, devices = fleet
+    key = server.api_key()["key"]
+    out = tmp_path / "energy.csv"
+    example = Path(__file__).resolve().parents[1] / "examples" / "fleet_energy.py"
+    # As the README shows it.
+    args = [server.url, "--api-key", key, "--period", "month", "-o", str(out)]
+    done = subprocess.run([sys.executable, str(example), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    with Client(server.url, api_key=key) as sw:
+        expected = {d: f"{sw.energy(d, 'month').total_wh / 1000:.3f}" for d in devices}
+    assert {r["device_id"]: r["energy_kwh"] for r in rows} == expected
+    assert any(float(v) > 0 for v in expected.values())
+    assert "fleet total:" in done.stderr
+    bad = subprocess.run(
+        [sys.executable, str(example), server.url, "--api-key", "swk_revoked"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "unauthorized" in bad.stderr
+
+
+def test_series_tables_need_their_libraries(fleet: Fleet) -> None:
+    import importlib.util
+
+    server, devices = fleet
+    start, end = window(server, devices[0])
+    with Client(server.url, api_key=server.api_key()["key"]) as sw:
+        series = sw.series(devices[0], "Pac", start, end, "1h")
+    for library, convert in (("pandas", series.to_pandas), ("pyarrow", series.to_arrow)):
+        if importlib.util.find_spec(library) is None:
+            with pytest.raises(ImportError, match=f"pip install {library}"):
+                convert()
+        else:
+            table = convert()
+            assert len(table) == len(series.points)
