@@ -3,7 +3,7 @@
 //! Python bindings of `solarwire-core`, built by maturin as the abi3 module
 //! `solarwire`. Each function converts its Python arguments, makes one core
 //! call (with the GIL released where the work can be large), and converts
-//! the result or the error. The typed surface is `solarwire.pyi`; errors are
+//! the result or the error. The typed surface is `python/solarwire/__init__.pyi`; errors are
 //! mapped in one place, [`errors::to_py_err`].
 
 mod bytes;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub allow_unsigned_legacy: bool,
     /// Per-device rate limit, when on.
     pub rate: Option<DeviceLimiter>,
+    /// Requests per signed API client, when on.
+    pub client_rate: Option<DeviceLimiter>,
     /// Boot registrations per client address (keyed by the address text).
     pub registrations: Option<DeviceLimiter>,
     /// Counters.

@@ -45,6 +45,11 @@ pub struct PolicyArgs {
     )]
     pub cors_origins: Vec<String>,
 
+    /// Requests per second allowed per signed API client (`/comm/client`
+    /// and the routes its token opens); over it, 429 with `Retry-After`. 0: no limit.
+    #[arg(long, env = "SOLARWIRE_CLIENT_RATE", default_value_t = 100.0)]
+    pub client_rate: f64,
+
     /// Login attempts per minute allowed per account and, doubled, per client address.
     #[arg(long, env = "SOLARWIRE_LOGIN_RATE", default_value_t = 10)]
     pub login_rate: u32,

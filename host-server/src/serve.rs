@@ -82,6 +82,12 @@ impl Running {
     }
 }
 
+/// The per-client limiter: `per_second` requests a second, a second's worth as burst.
+fn client_limiter(per_second: f64) -> Option<DeviceLimiter> {
+    let burst = u32::try_from(per_second.ceil() as i64).unwrap_or(u32::MAX);
+    DeviceLimiter::new(per_second, burst)
+}
+
 fn fleet_keys(args: &ServeArgs) -> Result<Option<Keys>, String> {
     let Some(psk) = &args.compat_psk else {
         if args.compat_aes_key.is_some() {
@@ -187,6 +193,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         allow_unsigned_legacy: args.allow_unsigned_legacy,
         rate: DeviceLimiter::new(args.device_rate, args.device_burst),
         registrations: DeviceLimiter::new(args.registration_rate, REGISTRATION_BURST),
+        client_rate: client_limiter(args.policy.client_rate),
         telemetry,
         live: hub,
         mqtt_enabled,
@@ -203,13 +210,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         stopping: stop.clone(),
         manage: Arc::new(crate::manage::Manage::new(args.manage.clone())),
     });
-    if state.rate.is_some() || state.registrations.is_some() {
+    if state.rate.is_some() || state.registrations.is_some() || state.client_rate.is_some() {
         let pruned = state.clone();
         background.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                for rate in [&pruned.rate, &pruned.registrations].into_iter().flatten() {
+                let limiters = [&pruned.rate, &pruned.registrations, &pruned.client_rate];
+                for rate in limiters.into_iter().flatten() {
                     rate.prune();
                 }
             }

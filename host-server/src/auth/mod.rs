@@ -5,10 +5,12 @@
 //! admin rights, for recovery when no admin can log in. Prefer users and API
 //! keys; its every use is logged.
 
+pub mod clients;
 pub mod jwt;
 pub mod login_limit;
 pub mod opaque;
 pub mod password;
+pub mod signed;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,6 +50,13 @@ pub enum Principal {
         /// Its scope.
         scope: Scope,
     },
+    /// A signed API client (its 24-hour token).
+    Client {
+        /// The public client id.
+        client_id: String,
+        /// The client's name.
+        name: String,
+    },
     /// The `--admin-token` holder.
     BreakGlass,
 }
@@ -59,6 +68,7 @@ impl Principal {
             (_, Access::Read) | (Self::BreakGlass, _) => true,
             (Self::User { role, .. }, Access::Admin) => *role == Role::Admin,
             (Self::ApiKey { scope, .. }, Access::Admin) => *scope == Scope::Admin,
+            (Self::Client { .. }, Access::Admin) => false,
         }
     }
 
@@ -67,6 +77,7 @@ impl Principal {
         match self {
             Self::User { name, .. } => format!("user:{name}"),
             Self::ApiKey { name, id, .. } => format!("key:{id}:{name}"),
+            Self::Client { client_id, .. } => format!("client:{client_id}"),
             Self::BreakGlass => "admin-token".into(),
         }
     }
@@ -149,6 +160,9 @@ impl Auth {
             jwt::TokenError::Expired => AuthError::Expired,
             jwt::TokenError::Invalid => AuthError::Invalid,
         })?;
+        if let Some(client_id) = claims.client() {
+            return client(store, client_id).await;
+        }
         let (id, _) = claims.subject().ok_or(AuthError::Invalid)?;
         // The user is read each time, so deleting a user or changing a role
         // takes effect at once rather than when the token expires.
@@ -205,6 +219,23 @@ impl Auth {
             tracing::warn!(error = %e, "API key use counts not saved");
         }
     }
+}
+
+/// The signed client a token names, read each time so a revocation takes
+/// effect at once.
+async fn client(store: &dyn Store, client_id: &str) -> Result<Principal, AuthError> {
+    let (record, _) = store
+        .client(client_id)
+        .await
+        .map_err(|_| AuthError::Unavailable)?
+        .ok_or(AuthError::Invalid)?;
+    if record.revoked_ms.is_some() {
+        return Err(AuthError::Invalid);
+    }
+    Ok(Principal::Client {
+        client_id: record.client_id,
+        name: record.name,
+    })
 }
 
 /// Saves API key use counts every few seconds and trims the login limiters.
@@ -268,6 +299,11 @@ mod tests {
         assert!(reader.may(Access::Read) && !reader.may(Access::Admin));
         assert!(admin_key.may(Access::Admin));
         assert!(Principal::BreakGlass.may(Access::Admin));
+        let client = Principal::Client {
+            client_id: "swc_a".into(),
+            name: "c".into(),
+        };
+        assert!(client.may(Access::Read) && !client.may(Access::Admin));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"ab", b"abc"));
     }

@@ -1,5 +1,6 @@
 //! The `solarwire` command line: one binary for the server and its tools.
 
+mod client;
 mod device;
 mod firmware;
 mod generate;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Add, list, re-password or remove dashboard and API users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Create, list or revoke signed API clients (the cloud API's `/comm/client`).
+    #[command(subcommand)]
+    Client(client::ClientCommand),
     /// Store days of simulated fleet history (benchmarks, demos; server stopped).
     GenerateHistory(generate::GenerateArgs),
     /// Storage-plant site files: a demo to start from, checks.
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
         Some(Command::Seal(args)) => tools::run_seal(&args),
         Some(Command::Keygen(args)) => tools::run_keygen(&args),
         Some(Command::User(cmd)) => user::run(&cli.data_dir, cmd),
+        Some(Command::Client(cmd)) => client::run(&cli.data_dir, cmd),
         Some(Command::GenerateHistory(args)) => generate::run(&cli.data_dir, &args),
         Some(Command::Site(cmd)) => site::run(cmd),
     };

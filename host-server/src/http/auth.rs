@@ -126,6 +126,15 @@ enum Me {
         /// The role its scope amounts to.
         role: Role,
     },
+    /// A signed API client.
+    Client {
+        /// The public client id.
+        client_id: String,
+        /// Its name.
+        name: String,
+        /// `viewer`: clients only read.
+        role: Role,
+    },
     /// The break-glass admin token.
     AdminToken {
         /// `admin`.
@@ -178,6 +187,11 @@ fn me(p: &Principal) -> Response {
             } else {
                 Role::Viewer
             },
+        },
+        Principal::Client { client_id, name } => Me::Client {
+            client_id,
+            name,
+            role: Role::Viewer,
         },
         Principal::BreakGlass => Me::AdminToken { role: Role::Admin },
     };

@@ -66,6 +66,10 @@ pub(super) async fn admit(
                 ApiError::unavailable("unavailable", "storage is unavailable", 5)
             }
         })?;
+    if let (Principal::Client { client_id, .. }, Some(rate)) = (&principal, &state.client_rate) {
+        rate.check(client_id)
+            .map_err(|wait| ApiError::rate_limited("this client is over its request rate", wait))?;
+    }
     if !principal.may(access) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -6,6 +6,8 @@ pub mod allow;
 mod api;
 mod auth;
 pub mod body;
+mod clients;
+mod cloud;
 mod credentials;
 mod dashboard;
 mod device_admin;
@@ -51,6 +53,10 @@ pub fn routes(
         .or(auth::routes(state))
         .unify()
         .or(accounts::routes(state))
+        .unify()
+        .or(clients::routes(state))
+        .unify()
+        .or(cloud::routes(state))
         .unify()
         .or(alerts::routes(state))
         .unify()

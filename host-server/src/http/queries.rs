@@ -229,17 +229,7 @@ async fn series_reply(
         ));
     }
     let from = from - from % step_ms;
-    let (points, aggregates) = match rollup_level(from, step_ms) {
-        Some(level) => (
-            Vec::new(),
-            rollups(state, id, register, level, (from, to)).await?,
-        ),
-        None => (
-            converted(state, id, register, (from, to), 0).await?,
-            Vec::new(),
-        ),
-    };
-    let buckets = series(from, to, step_ms, agg, &points, &aggregates);
+    let buckets = device_series(state, id, register, (from, to), step_ms, agg).await?;
     if csv::wanted(q.format.as_deref(), accept) {
         let mut out = String::new();
         csv::record(&mut out, ["t_ms", "time", &register.name, "count"]);
@@ -270,6 +260,29 @@ async fn series_reply(
         points: buckets,
     })
     .into_response())
+}
+
+/// One register's buckets of `step_ms` over `[from, to)` (`from` aligned to
+/// the step), from rollups where they tile the buckets, else raw samples.
+pub(super) async fn device_series(
+    state: &AppState,
+    id: &str,
+    register: &Register,
+    (from, to): (u64, u64),
+    step_ms: u64,
+    agg: Agg,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    let (points, aggregates) = match rollup_level(from, step_ms) {
+        Some(level) => (
+            Vec::new(),
+            rollups(state, id, register, level, (from, to)).await?,
+        ),
+        None => (
+            converted(state, id, register, (from, to), 0).await?,
+            Vec::new(),
+        ),
+    };
+    Ok(series(from, to, step_ms, agg, &points, &aggregates))
 }
 
 /// History as CSV: one row per sample, one converted column per register.

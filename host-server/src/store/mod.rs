@@ -4,7 +4,7 @@
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
-//!                                  + ManagementStore
+//!                                  + ManagementStore + ClientStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::roll_up,
@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod clients;
 pub mod devices;
 pub mod firmware;
 pub mod ingest;
@@ -45,6 +46,7 @@ pub trait Store:
     + telemetry::TelemetryStore
     + access::AccessStore
     + alerts::AlertStore
+    + clients::ClientStore
     + firmware::FirmwareStore
     + management::ManagementStore
     + Send
@@ -59,6 +61,7 @@ impl<T> Store for T where
         + telemetry::TelemetryStore
         + access::AccessStore
         + alerts::AlertStore
+        + clients::ClientStore
         + firmware::FirmwareStore
         + management::ManagementStore
         + Send

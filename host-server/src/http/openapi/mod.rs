@@ -25,8 +25,8 @@ use warp::{Filter, Reply};
 
 use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
-    accounts, alerts, api, auth, dashboard, device_admin, devices, docs, fleet, ops, queries,
-    stats, ws,
+    accounts, alerts, api, auth, clients, cloud, dashboard, device_admin, devices, docs, fleet,
+    ops, queries, stats, ws,
 };
 
 /// Said on top of the document.
@@ -78,6 +78,15 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         accounts::list_keys,
         accounts::add_key,
         accounts::revoke_key,
+        clients::list_clients,
+        clients::add_client,
+        clients::revoke_client,
+        cloud::token::client_token,
+        cloud::cabinets::list,
+        cloud::cabinets::components,
+        cloud::cabinets::subscribe,
+        cloud::pv::power_cap,
+        cloud::pv::power_gen,
         alerts::list,
         alerts::list_rules,
         alerts::add_rule,
@@ -136,8 +145,9 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         (name = "firmware-admin", description = "Firmware images and rollouts, remote configuration, commands and device reports (operators)"),
         (name = "queries", description = "Samples, aligned series, energy and statistics"),
         (name = "auth", description = "Logging in: access and refresh tokens"),
-        (name = "accounts", description = "Users and API keys (admins)"),
+        (name = "accounts", description = "Users, API keys and signed API clients (admins)"),
         (name = "alerts", description = "Alerts and their rules"),
+        (name = "cloud", description = "The Elecnova-style cloud API: signed client tokens, cabinets, components, PV power and generation"),
         (name = "live", description = "The WebSocket stream"),
         (name = "operations", description = "Health, status and metrics"),
         (name = "dashboard", description = "The dashboard and the wasm inspector"),

@@ -7,6 +7,7 @@
 mod access;
 mod alerts;
 mod checkpoint;
+mod clients;
 mod devices;
 mod firmware;
 mod management;

@@ -1,0 +1,24 @@
+-- 5: signed API clients (issue 16): the SHA-256 of each secret (the
+-- signing key), the nonces of token requests (kept past the timestamp
+-- window, then pruned) and the devices each client subscribed to.
+CREATE TABLE api_clients (
+    id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    key_hash BLOB NOT NULL,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
+CREATE TABLE client_nonces (
+    client INTEGER NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
+    nonce TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (client, nonce)
+) WITHOUT ROWID;
+CREATE TABLE client_topics (
+    client INTEGER NOT NULL REFERENCES api_clients(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (client, device_id)
+) WITHOUT ROWID;
