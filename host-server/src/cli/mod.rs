@@ -73,6 +73,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
+    let _ = DATABASE_URL.set(cli.serve.database_url.clone());
     let result = match cli.command {
         None => serve(cli.data_dir, cli.serve),
         Some(Command::Serve(args)) => serve(cli.data_dir, *args),
@@ -103,13 +104,28 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
-/// Opens the store of a data directory for a one-off command.
+/// `--database-url` (`SOLARWIRE_DATABASE_URL`) as given before the command,
+/// set once by [`main`] for the one-off commands.
+static DATABASE_URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The store a one-off command uses: `--database-url`, else the data directory's.
+fn command_store_url(data_dir: &std::path::Path) -> String {
+    crate::store::store_url(data_dir, DATABASE_URL.get().and_then(Option::as_deref))
+}
+
+/// Opens the store of a data directory (or `--database-url`) for a one-off command.
 fn open_store(
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
-    let url = crate::store::data_dir_url(data_dir);
-    crate::store::open_store(&url, crate::store::StoreOptions::command())
-        .map_err(|e| format!("cannot open {url}: {e}"))
+    let url = command_store_url(data_dir);
+    crate::store::open_store(&url, crate::store::StoreOptions::command()).map_err(|e| {
+        let place = if crate::store::postgres::is_postgres_url(&url) {
+            "the PostgreSQL database"
+        } else {
+            url.as_str()
+        };
+        format!("cannot open {place}: {e}")
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

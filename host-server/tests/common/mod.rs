@@ -1,6 +1,7 @@
 //! A real server on 127.0.0.1:0 with a temporary SQLite file, and helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod postgres;
 pub mod raw;
 
 use std::future::Future;
