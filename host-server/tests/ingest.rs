@@ -306,7 +306,7 @@ async fn the_fleet_key_registers_devices_on_their_first_valid_upload() {
     assert_eq!(list["devices"][0]["device_id"], "NEW_1");
     let own_key = server
         .db()
-        .i64("SELECT CAST(hmac_key IS NOT NULL AS INTEGER) FROM devices WHERE device_id = 'NEW_1'")
+        .i64("SELECT COUNT(*) FROM devices WHERE device_id = 'NEW_1' AND hmac_key IS NOT NULL")
         == Some(1);
     assert!(!own_key, "registered with the fleet key, no key of its own");
     assert_eq!(server.last_nonce("NEW_1"), Some(nonce));

@@ -232,3 +232,49 @@ async fn a_websocket_sees_uploads_landing_on_another_server() {
         assert_eq!(msg["samples"].as_array().unwrap().len(), 3);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_stops_working_on_every_server() {
+    let dir = postgres_data_dir();
+    let mut device = add_device(dir.path(), "D1");
+    let procs = servers(dir.path(), 2);
+    let client = reqwest::Client::new();
+    // Both servers verify (and cache) the key.
+    for (cycle, p) in (0..).zip(&procs) {
+        let (_, body) = next_upload(&mut device, cycle);
+        assert!(matches!(
+            send(&client, &p.url, "D1", &body).await,
+            Answer::Fresh(_)
+        ));
+    }
+    let out = std::process::Command::new(common::process::BIN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--log", "warn", "device", "rotate-key", "D1"])
+        .envs(common::database_env(dir.path()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // Each server drops its cached key when it sees the device epoch move
+    // (polled every second): the old key is refused everywhere.
+    let mut cycle = 2;
+    for p in &procs {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, body) = next_upload(&mut device, cycle);
+            cycle += 1;
+            match send(&client, &p.url, "D1", &body).await {
+                Answer::Refused(status, _) => {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED);
+                    break;
+                }
+                other => assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{}: the old key still works: {other:?}",
+                    p.url
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

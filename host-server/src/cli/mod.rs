@@ -145,7 +145,13 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
         let running = crate::serve::start(&data_dir, &args).await?;
         let db = std::fs::canonicalize(&running.database).unwrap_or(running.database.clone());
         say(format_args!("solarwire {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr));
-        say(format_args!("data: {}", db.display()));
+        match args.database_url.as_deref() {
+            // The URL may hold a password: not printed.
+            Some(url) if crate::store::postgres::is_postgres_url(url) => {
+                say(format_args!("data: PostgreSQL (--database-url)"));
+            }
+            _ => say(format_args!("data: {}", db.display())),
+        }
         if running.fleet_mode {
             say(format_args!("fleet key mode: any device id with the fleet key is registered on its first valid upload"));
         }
