@@ -211,6 +211,23 @@ impl Writer {
     }
 }
 
+/// A device's ledger columns, read after its id and device id.
+const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail";
+
+/// The ledger in a row of `id, device_id, {LEDGER}`.
+fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, StoreError> {
+    let nonce = row
+        .try_get::<_, Option<i64>>(2)?
+        .and_then(|n| u32::try_from(n).ok());
+    Ok(DeviceLedger::from_stored(
+        device,
+        nonce,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+    ))
+}
+
 /// Locks the ledgers of the batch's devices in device-id order (the same
 /// order on every server, so two batches never wait on each other in a
 /// circle) and loads them; a fleet-key device is created on its first valid
@@ -223,24 +240,14 @@ async fn lock_devices(
     let names: BTreeSet<&str> = jobs.iter().map(|j| j.device.as_str()).collect();
     let names: Vec<&str> = names.into_iter().collect();
     let stmt = tx
-        .prepare_cached(
-            "SELECT id, device_id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
-             WHERE device_id = ANY($1) AND retired_ms IS NULL ORDER BY device_id FOR UPDATE",
-        )
+        .prepare_cached(&format!(
+            "SELECT id, device_id, {LEDGER} FROM devices
+                 WHERE device_id = ANY($1) AND retired_ms IS NULL ORDER BY device_id FOR UPDATE"
+        ))
         .await?;
     for row in tx.query(&stmt, &[&names]).await? {
         let device: &str = row.try_get(1)?;
-        let nonce = row
-            .try_get::<_, Option<i64>>(2)?
-            .and_then(|n| u32::try_from(n).ok());
-        let ledger = DeviceLedger::from_stored(
-            device,
-            nonce,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-        );
-        batch.load(device, row.try_get(0)?, ledger);
+        batch.load(device, row.try_get(0)?, ledger(&row, device)?);
     }
     for job in jobs {
         if job.auto_register && !batch.knows(&job.device) {
@@ -272,23 +279,15 @@ async fn register(
     }
     let existing = tx
         .query_opt(
-            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
-             WHERE device_id = $1 AND retired_ms IS NULL FOR UPDATE",
+            &format!(
+                "SELECT id, device_id, {LEDGER} FROM devices
+                 WHERE device_id = $1 AND retired_ms IS NULL FOR UPDATE"
+            ),
             &[&device],
         )
         .await?;
     if let Some(row) = existing {
-        let nonce = row
-            .try_get::<_, Option<i64>>(1)?
-            .and_then(|n| u32::try_from(n).ok());
-        let ledger = DeviceLedger::from_stored(
-            device,
-            nonce,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-        );
-        batch.load(device, row.try_get(0)?, ledger);
+        batch.load(device, row.try_get(0)?, ledger(&row, device)?);
     }
     Ok(())
 }
