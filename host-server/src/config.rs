@@ -8,6 +8,11 @@ use clap::Args;
 /// How the server runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// The database: `postgres://user@host/db` for PostgreSQL (several servers
+    /// can share it), `sqlite://PATH`; default the SQLite file in `--data-dir`.
+    #[arg(long, env = "SOLARWIRE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// Address and port to listen on.
     #[arg(long, env = "SOLARWIRE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
