@@ -63,9 +63,9 @@ async fn signed_requests_get_a_day_long_token_once_per_nonce() {
     let (id, secret) = add_client(&server, "report").await;
     let client = (id.as_str(), secret.as_str());
     // The secret is not stored: only its digest, which is the signing key.
-    let stored: Vec<u8> = server
+    let stored = server
         .db()
-        .query_row("SELECT key_hash FROM api_clients", [], |r| r.get(0))
+        .bytes("SELECT key_hash FROM api_clients")
         .unwrap();
     assert_eq!(stored, key_of(&secret));
     let (_, list) = server.get("/api/v1/clients").await;

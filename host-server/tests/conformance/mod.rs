@@ -4,8 +4,10 @@
 //! `tests/store_sqlite.rs`); a new backend is done when it passes them all.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod clients;
 pub mod management;
 
+pub use clients::*;
 pub use management::*;
 
 use std::any::Any;
@@ -82,6 +84,7 @@ macro_rules! conformance_suite {
             commands_dispatch_one_per_poll,
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
+            api_clients_and_their_nonces,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -241,7 +244,7 @@ pub async fn unknown_retired_and_auto_registered_devices(b: &Backend) {
     assert_eq!(retired.samples, 3, "a retired device keeps its data");
 }
 
-fn b_now(b: &Backend) -> u64 {
+pub(crate) fn b_now(b: &Backend) -> u64 {
     b.clock.clock().now_ms()
 }
 
