@@ -15,6 +15,7 @@
 //! recognised; reordering drops the temporal history).
 
 mod attribution;
+mod collision;
 mod decode;
 mod error;
 mod process;
