@@ -16,7 +16,8 @@ that shares nothing with the Rust core:
             against the header (F6), truncation against compressed_size_bytes (F7),
             duplicates (same metadata timestamp and bytes) dropped (F26), a packet that
             repeats a (time, register) the upload already has refused (duplicate_sample,
-            times dated by F13); checks device_id and samples. A failing packet does not
+            times dated by F13), sentinel values (0xFFFF but on Pow) left out as missing;
+            checks device_id and samples. A failing packet does not
             fail the upload unless no packet produced samples; then the first failure is
             the upload's error
   codec     decodes with codec.py (written from the spec alone), checks encoders too; in a
@@ -232,6 +233,10 @@ MAX_VALUES = 4096
 
 ENVELOPE_FIELDS = ("nonce", "payload", "mac")
 
+# The default profile's sentinels (catalog field `sentinels`): 0xFFFF is the inverter's
+# "not available" on every register but Pow (a percent the device itself writes).
+SENTINELS = [set() if r == 8 else {0xFFFF} for r in range(10)]
+
 
 def is_int(x):
     return type(x) is int
@@ -405,7 +410,9 @@ def decode_packet(item, legacy, default_layout, decoder, seen, upload):
             for r in layout]
     if len(set(layout)) != len(layout) or len(set(keys)) != len(keys):
         raise PacketFailed("duplicate_sample", "a (time, register) twice in the packet")
-    return [{"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)}}
+    # A sentinel is a missing value, not a measurement.
+    return [{"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)
+                                      if x not in SENTINELS[r]}}
             for row in rows], set(keys)
 
 
