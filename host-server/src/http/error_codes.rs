@@ -29,6 +29,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("bad_interval", 400, "a bad interval"),
     ("bad_key_name", 400, "a bad API key name"),
     (
+        "bad_path",
+        400,
+        "a path segment that is not UTF-8 once percent-decoded",
+    ),
+    (
         "bad_mac_encoding",
         400,
         "the MAC is not 64 lowercase hex digits",

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
@@ -14,6 +13,8 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 
 use crate::http::error::ErrorBody;
 use crate::http::error_codes::ERROR_CODES;
+
+use super::wire::parse;
 
 /// Adds the shared parts to the generated document.
 pub(super) struct Conventions;
@@ -99,10 +100,6 @@ fn error_body() -> RefOr<utoipa::openapi::Schema> {
     schema["properties"]["error"]["enum"] = json!(codes);
     schema["properties"]["error"]["x-status"] = Value::Object(statuses);
     parse(schema)
-}
-
-pub(super) fn parse<T: DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a fixed, valid OpenAPI object")
 }
 
 fn security_schemes() -> Value {
