@@ -29,7 +29,7 @@ macro_rules! error_codes {
 /// [`ArgumentError`](crate::ArgumentError) and
 /// [`EnvelopeV2Error`](crate::envelope_v2::EnvelopeV2Error).
 /// Hosts and vectors use exactly these strings.
-pub const ALL_ERROR_CODES: [&str; 21] = [
+pub const ALL_ERROR_CODES: [&str; 22] = [
     "malformed",
     "bad_base64",
     "bad_mac_encoding",
@@ -51,6 +51,7 @@ pub const ALL_ERROR_CODES: [&str; 21] = [
     "device_mismatch",
     "time_out_of_window",
     "timestamp_in_seconds",
+    "duplicate_sample",
 ];
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use core::fmt;
 
+pub use crate::envelope::MacTag;
 use crate::envelope::Nonce;
 
 /// A device's identifier (the `{device_id}` of the upload URL).
@@ -33,21 +34,6 @@ impl DeviceId {
 impl fmt::Display for DeviceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// An HMAC-SHA256 tag.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct MacTag(pub [u8; 32]);
-
-impl fmt::Debug for MacTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MacTag(")?;
-        for b in self.0.iter().take(4) {
-            write!(f, "{b:02x}")?;
-        }
-        f.write_str("…)")
     }
 }
 

@@ -11,6 +11,7 @@ use crate::bytes::Text;
 use crate::envelope::{PyKeys, last_accepted};
 use crate::errors::to_py_err;
 use crate::gil;
+use crate::registers::{ProfileArg, with_profile};
 use crate::repr;
 use crate::state::state_class;
 
@@ -149,11 +150,12 @@ impl PacketReport {
 /// Opens, parses, checks replay against `last_nonce`, and decodes a device's
 /// request body. `format` is `aggregated` (`POST /aggregated/{device_id}`,
 /// which needs `device_id`) or `legacy_process`. Pass the device's `state`
-/// to decode its uploads as one stream.
+/// to decode its uploads as one stream. The `profile`'s sentinels (the
+/// default profile's, without one) become missing values.
 #[pyfunction]
 #[pyo3(
-    signature = (body, *, format = "aggregated".to_owned(), device_id = None, keys = None, last_nonce = None, state = None, received_ms = None),
-    text_signature = "(body, *, format='aggregated', device_id=None, keys=None, last_nonce=None, state=None, received_ms=None)"
+    signature = (body, *, format = "aggregated".to_owned(), device_id = None, keys = None, last_nonce = None, state = None, received_ms = None, profile = None),
+    text_signature = "(body, *, format='aggregated', device_id=None, keys=None, last_nonce=None, state=None, received_ms=None, profile=None)"
 )]
 #[allow(clippy::too_many_arguments)]
 fn parse_upload(
@@ -165,26 +167,30 @@ fn parse_upload(
     last_nonce: Option<u32>,
     state: Option<&Bound<'_, PyStreamState>>,
     received_ms: Option<u64>,
+    profile: Option<ProfileArg<'_>>,
 ) -> PyResult<Upload> {
     let format = Format::from_code(&format).ok_or_else(|| {
         PyValueError::new_err(format!(
             "unknown format {format:?}: aggregated or legacy_process"
         ))
     })?;
-    let request = Request {
-        format,
-        path_device_id: device_id.as_deref(),
-        keys: keys.map(|k| &k.get().0),
-        limits: Limits::default(),
-        received_ms,
-    };
     let mut last = last_accepted(last_nonce);
     let mut guard = state.map(Bound::try_borrow_mut).transpose()?;
     let mut fresh = StreamState::new();
     let state = guard.as_deref_mut().map_or(&mut fresh, |s| &mut s.0);
-    gil::run(py, body.len(), || {
-        process(&body, &request, &mut last, state)
+    with_profile(profile, |profile| {
+        let request = Request {
+            format,
+            path_device_id: device_id.as_deref(),
+            keys: keys.map(|k| &k.get().0),
+            limits: Limits::default(),
+            received_ms,
+            profile: Some(profile),
+        };
+        gil::run(py, body.len(), || {
+            process(&body, &request, &mut last, state)
+        })
+        .map(Upload)
+        .map_err(to_py_err)
     })
-    .map(Upload)
-    .map_err(to_py_err)
 }

@@ -3,19 +3,77 @@
 //!
 //! The order is the core's contract: structure, then MAC, then replay, so a
 //! forged or malformed upload never moves a nonce. Authentication failures
-//! share one outward answer (401 `unauthorized`); the precise core code goes
-//! to the log only, never a key or a MAC.
+//! share one outward answer ([`Refusal::Unauthenticated`]); the precise core
+//! code goes to the log only, never a key or a MAC. A refusal carries no
+//! HTTP: `http/` maps it to a status.
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
 use solarwire_core::envelope::{Envelope, EnvelopeError, Verified};
+use solarwire_core::replay::ReplayError;
 use solarwire_core::upload::{Format, Upload, UploadError, attribute, is_bare_body};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::http::error::ApiError;
 use crate::keys::Resolved;
 use crate::store::{IngestError, IngestJob, IngestOutcome};
+
+/// Why an upload was refused; nothing was stored and no nonce moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A device id that is not a valid id (`bad_device_id`).
+    BadDeviceId(String),
+    /// A body of the wrong shape: the core's code (`malformed`,
+    /// `bad_base64`, `bad_mac_encoding`) and what was wrong.
+    Malformed {
+        /// The core's code.
+        code: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// Over a packet or value limit (`too_large`).
+    TooLarge(String),
+    /// Not authenticated (`unauthorized`); the reason is only logged.
+    Unauthenticated,
+    /// Over the device's upload rate (`rate_limited`).
+    RateLimited {
+        /// The device.
+        device: String,
+        /// How long until it may upload again.
+        wait: Duration,
+    },
+    /// A nonce not greater than the last accepted one (`replay`).
+    Replay(ReplayError),
+    /// The write queue is full (`busy`).
+    Busy,
+    /// Storage failed (`unavailable`).
+    Unavailable,
+}
+
+impl Refusal {
+    /// The stable code counted in telemetry and answered to the client.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadDeviceId(_) => "bad_device_id",
+            Self::Malformed { code, .. } => code,
+            Self::TooLarge(_) => "too_large",
+            Self::Unauthenticated => "unauthorized",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Replay(e) => e.code(),
+            Self::Busy => "busy",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// A core error's code and message as [`Self::Malformed`].
+    fn malformed(code: &'static str, message: &impl std::fmt::Display) -> Self {
+        Self::Malformed {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
 
 /// Which upload endpoint received the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +87,8 @@ pub enum Route {
 /// Runs one upload through the pipeline and counts the outcome.
 ///
 /// # Errors
-/// The HTTP error to answer with; nothing was stored.
-pub async fn ingest(
-    state: &AppState,
-    route: Route,
-    body: Bytes,
-) -> Result<IngestOutcome, ApiError> {
+/// Why the upload was refused; nothing was stored.
+pub async fn ingest(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcome, Refusal> {
     let device = match &route {
         Route::Aggregated(device) => Some(device.clone()),
         Route::Legacy => None,
@@ -44,16 +98,16 @@ pub async fn ingest(
         Ok(IngestOutcome::Stored(summary)) => state.telemetry.stored(summary),
         Ok(IngestOutcome::Duplicate(_)) => state.telemetry.duplicate(),
         Err(e) => {
-            state.telemetry.rejected(e.code);
+            state.telemetry.rejected(e.code());
             if let Some(device) = &device {
-                state.rejections.record(device, e.code);
+                state.rejections.record(device, e.code());
             }
         }
     }
     result
 }
 
-async fn run(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcome, ApiError> {
+async fn run(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcome, Refusal> {
     let received_ms = now_ms();
     let job = match route {
         Route::Aggregated(device) => aggregated(state, device, body, received_ms).await?,
@@ -62,19 +116,19 @@ async fn run(state: &AppState, route: Route, body: Bytes) -> Result<IngestOutcom
     if let Some(limiter) = &state.rate
         && let Err(wait) = limiter.check(&job.device)
     {
-        return Err(ApiError::rate_limited(
-            format!("device {} is over its upload rate", job.device),
+        return Err(Refusal::RateLimited {
+            device: job.device,
             wait,
-        ));
+        });
     }
     let device = job.device.clone();
     state.store.ingest(job).await.map_err(|e| match e {
         IngestError::UnknownDevice => auth_failure(&device, "unknown_device"),
-        IngestError::Replay(e) => ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string()),
-        IngestError::Busy => ApiError::unavailable("busy", "the write queue is full", 1),
+        IngestError::Replay(e) => Refusal::Replay(e),
+        IngestError::Busy => Refusal::Busy,
         IngestError::Unavailable(reason) => {
             tracing::error!(%reason, "store unavailable");
-            ApiError::unavailable("unavailable", "storage is unavailable", 5)
+            Refusal::Unavailable
         }
     })
 }
@@ -84,7 +138,7 @@ async fn aggregated(
     device: String,
     body: Bytes,
     received_ms: u64,
-) -> Result<IngestJob, ApiError> {
+) -> Result<IngestJob, Refusal> {
     check_device(&device)?;
     let envelope = Envelope::parse(&body).map_err(structure_error)?;
     let resolved = resolve(state, &device).await?;
@@ -106,7 +160,7 @@ async fn aggregated(
 /// payload is read (unauthenticated) only to pick the device's key; the
 /// MAC then authenticates it. An encrypted one can only be opened with the
 /// fleet key.
-async fn legacy(state: &AppState, body: Bytes, received_ms: u64) -> Result<IngestJob, ApiError> {
+async fn legacy(state: &AppState, body: Bytes, received_ms: u64) -> Result<IngestJob, Refusal> {
     let envelope = match Envelope::parse(&body) {
         Ok(envelope) => envelope,
         Err(_) if is_bare_body(&body) => return unsigned_legacy(state, body, received_ms).await,
@@ -154,7 +208,7 @@ async fn unsigned_legacy(
     state: &AppState,
     body: Bytes,
     received_ms: u64,
-) -> Result<IngestJob, ApiError> {
+) -> Result<IngestJob, Refusal> {
     if !state.allow_unsigned_legacy {
         return Err(auth_failure("(unsigned legacy)", "unsigned_upload"));
     }
@@ -196,52 +250,48 @@ fn job(
     }
 }
 
-fn check_device(device: &str) -> Result<(), ApiError> {
-    crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))
+fn check_device(device: &str) -> Result<(), Refusal> {
+    crate::device_id::check(device).map_err(Refusal::BadDeviceId)
 }
 
-fn legacy_device(upload: &Upload) -> Result<String, ApiError> {
+fn legacy_device(upload: &Upload) -> Result<String, Refusal> {
     let device = upload
         .device_id
         .clone()
-        .ok_or_else(|| ApiError::bad_request("malformed", "the upload has no device_id"))?;
+        .ok_or_else(|| Refusal::malformed("malformed", &"the upload has no device_id"))?;
     check_device(&device)?;
     Ok(device)
 }
 
-async fn resolve(state: &AppState, device: &str) -> Result<Resolved, ApiError> {
+async fn resolve(state: &AppState, device: &str) -> Result<Resolved, Refusal> {
     match state.keys.resolve(device).await {
         Ok(Some(resolved)) => Ok((*resolved).clone()),
         Ok(None) => Err(auth_failure(device, "unknown_device")),
         Err(e) => {
             tracing::error!(error = %e, "key lookup failed");
-            Err(ApiError::unavailable(
-                "unavailable",
-                "storage is unavailable",
-                5,
-            ))
+            Err(Refusal::Unavailable)
         }
     }
 }
 
-fn open(envelope: Envelope, resolved: &Resolved, device: &str) -> Result<Verified, ApiError> {
+fn open(envelope: Envelope, resolved: &Resolved, device: &str) -> Result<Verified, Refusal> {
     envelope.open(&resolved.keys).map_err(|e| match e {
         // Only reported after the MAC verified: an authentic but broken payload.
-        EnvelopeError::Malformed { .. } => ApiError::bad_request(e.code(), e.to_string()),
+        EnvelopeError::Malformed { .. } => Refusal::malformed(e.code(), &e),
         _ => auth_failure(device, e.code()),
     })
 }
 
-fn parse_upload(state: &AppState, json: &[u8]) -> Result<Upload, ApiError> {
+fn parse_upload(state: &AppState, json: &[u8]) -> Result<Upload, Refusal> {
     Upload::parse(json, &state.limits).map_err(|e| match e {
-        UploadError::TooLarge { .. } => ApiError::too_large(e.to_string()),
-        _ => ApiError::bad_request(e.code(), e.to_string()),
+        UploadError::TooLarge { .. } => Refusal::TooLarge(e.to_string()),
+        _ => Refusal::malformed(e.code(), &e),
     })
 }
 
 /// The MAC-covered `device_id` must name the path's device (checked after
 /// the MAC, before replay): a 401 like any other authentication failure.
-fn bind(device: &str, upload: &Upload) -> Result<(), ApiError> {
+fn bind(device: &str, upload: &Upload) -> Result<(), Refusal> {
     attribute(
         Format::Aggregated,
         Some(device),
@@ -251,12 +301,12 @@ fn bind(device: &str, upload: &Upload) -> Result<(), ApiError> {
     .map_err(|e| auth_failure(device, e.code()))
 }
 
-fn structure_error(e: EnvelopeError) -> ApiError {
-    ApiError::bad_request(e.code(), e.to_string())
+fn structure_error(e: EnvelopeError) -> Refusal {
+    Refusal::malformed(e.code(), &e)
 }
 
-/// 401 outward, the precise reason in the log.
-fn auth_failure(device: &str, reason: &'static str) -> ApiError {
+/// [`Refusal::Unauthenticated`] outward, the precise reason in the log.
+fn auth_failure(device: &str, reason: &'static str) -> Refusal {
     tracing::warn!(device, reason, "upload not authenticated");
-    ApiError::unauthorized()
+    Refusal::Unauthenticated
 }

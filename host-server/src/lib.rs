@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod device_id;
+pub mod duration;
 pub mod fairness;
 pub mod fota;
 pub mod http;

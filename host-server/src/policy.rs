@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use solarwire_core::upload::TimeWindow;
 
-use crate::config::parse_duration;
+use crate::duration::parse_duration;
 
 impl PolicyArgs {
     /// The accepted window of device sample times (synced clocks only).

@@ -32,15 +32,6 @@ pub fn value(register: &Register, raw: u16) -> Option<f64> {
     (!register.is_sentinel(raw)).then(|| register.read(raw).value.to_f64())
 }
 
-/// Drops the "not available" sentinels (`0xFFFF`) from decoded samples:
-/// they are stored as missing values, so charts show gaps and energy and
-/// alerts never see them.
-pub fn drop_sentinels(samples: &mut [solarwire_core::upload::Sample]) {
-    for sample in samples {
-        sample.registers = profile().measured(&sample.registers);
-    }
-}
-
 /// Where a sample sits, besides its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SampleMeta {

@@ -237,7 +237,21 @@ async fn every_documented_route_is_served_and_every_route_documented() {
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["api_key"]["name"], "X-API-Key");
-    assert!(doc["components"]["schemas"]["ErrorBody"]["properties"]["error"].is_object());
+    let error = &doc["components"]["schemas"]["ErrorBody"]["properties"]["error"];
+    let codes: Vec<&str> = error["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no enum of error codes: {error}"))
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let listed: Vec<&str> = solarwire_server::http::error_codes::ERROR_CODES
+        .iter()
+        .map(|(code, _, _)| *code)
+        .collect();
+    assert_eq!(codes, listed, "ErrorBody.error lists every code");
+    for (code, status, _) in solarwire_server::http::error_codes::ERROR_CODES {
+        assert_eq!(error["x-status"][code], *status, "{code}");
+    }
 
     let ops = operations(&doc);
     for (method, path) in KNOWN {

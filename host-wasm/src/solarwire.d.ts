@@ -262,6 +262,7 @@ export type ErrorCode =
   | "device_mismatch"
   | "time_out_of_window"
   | "timestamp_in_seconds"
+  | "duplicate_sample"
   | "unknown_profile"
   | "invalid_catalog"
   | "invalid_argument";

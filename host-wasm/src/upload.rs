@@ -105,6 +105,7 @@ pub fn parse_upload(
         keys: keys.as_ref(),
         limits: Limits::default(),
         received_ms: request.received_ms,
+        profile: Some(profile),
     };
     let processed =
         process(&body, &core_request, &mut last, &mut StreamState::new()).map_err(|e| error(&e))?;

@@ -14,9 +14,12 @@ that shares nothing with the Rust core:
             reads the upload JSON (§6.1/§6.2) and decodes every packet with codec.py, each
             split with its own layout and sample count (F12), with the count checked
             against the header (F6), truncation against compressed_size_bytes (F7),
-            duplicates (same metadata timestamp and bytes) dropped (F26); checks device_id
-            and samples. A failing packet does not fail the upload unless no packet
-            produced samples; then the first failure is the upload's error
+            duplicates (same metadata timestamp and bytes) dropped (F26), a packet that
+            repeats a (time, register) the upload already has refused (duplicate_sample,
+            times dated by F13), sentinel values (0xFFFF but on Pow) left out as missing;
+            checks device_id and samples. A failing packet does not
+            fail the upload unless no packet produced samples; then the first failure is
+            the upload's error
   codec     decodes with codec.py (written from the spec alone), checks encoders too; in a
             `sequence` a failing packet gives {"error": code} and the ring still advances
   register  converts with the §5 table (current and legacy profiles)
@@ -67,7 +70,8 @@ ERRORS = {
 ERRORS["envelope_v2"] = {"malformed", "too_large", "missing_key", "mac_mismatch",
                          "decrypt_failed", "clock_skew", "replay"}
 ERRORS["seal"] = ERRORS["envelope"]
-ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"] | {"device_mismatch"}
+ERRORS["upload"] = ERRORS["envelope"] | ERRORS["codec"] | ERRORS["register"] | {
+    "device_mismatch", "duplicate_sample"}
 
 COMMON = {"id", "comment", "expect", "error", "error_detail"}
 OPTIONAL = {"packet_b64", "sequence_b64", "input", "lossy", "sequence_register_ids",
@@ -230,6 +234,10 @@ MAX_VALUES = 4096
 
 ENVELOPE_FIELDS = ("nonce", "payload", "mac")
 
+# The default profile's sentinels (catalog field `sentinels`): 0xFFFF is the inverter's
+# "not available" on every register but Pow (a percent the device itself writes).
+SENTINELS = [set() if r == 8 else {0xFFFF} for r in range(10)]
+
 
 def is_int(x):
     return type(x) is int
@@ -339,10 +347,14 @@ def run_upload(v):
         default_layout = list(range(10))  # §6.2: the fixed order Vac1 ... Pac
     # The server does not know the device's ring when an upload arrives.
     decoder, seen = codec.Decoder(codec.History(at_boot=False)), set()
-    samples, failures = [], []
+    samples, failures, covered = [], [], set()
     for item in items:
         try:
-            samples += decode_packet(item, legacy, default_layout, decoder, seen)
+            decoded, keys = decode_packet(item, legacy, default_layout, decoder, seen, upload)
+            if keys & covered:
+                raise PacketFailed("duplicate_sample", "a (time, register) seen before")
+            covered |= keys
+            samples += decoded
         except PacketFailed as e:
             failures.append(e)
     if not samples and failures:
@@ -350,12 +362,25 @@ def run_upload(v):
     return {"device_id": device_id, "samples": samples}
 
 
-def decode_packet(item, legacy, default_layout, decoder, seen):
+def sample_times(meta, upload, n):
+    """F13: the times (ms) of a packet's n samples, oldest first, or None each when the
+    upload does not say enough. The last sample's time is the value congruent to the
+    metadata timestamp modulo 2^32 closest to, and not after, the upload time."""
+    ts, up, iv = meta.get("timestamp"), upload.get("timestamp"), upload.get("sampling_interval")
+    if not (is_int(ts) and is_int(up) and is_int(iv)):
+        return [None] * n
+    last = up * 1000 - (up * 1000 - ts) % 2**32
+    times = [last - (n - 1 - j) * iv * 1000 for j in range(n)]
+    return [t if t >= 0 else None for t in times]
+
+
+def decode_packet(item, legacy, default_layout, decoder, seen, upload):
+    """-> (samples, the set of dated (time, register) pairs they hold)."""
     data, direct, meta, layout = read_packet(item, legacy, default_layout)
     if data is not None and is_int(meta.get("timestamp")):
         fingerprint = (meta["timestamp"], data)
         if fingerprint in seen:
-            return []  # F26: the same packet sent again
+            return [], set()  # F26: the same packet sent again
         seen.add(fingerprint)
     sample_count = meta.get("sample_count")
     if sample_count is not None and not (is_int(sample_count) and sample_count >= 0):
@@ -380,8 +405,16 @@ def decode_packet(item, legacy, default_layout, decoder, seen):
     if len(values) % len(layout):
         raise PacketFailed("bad_header", f"{len(values)} values for layout {layout}")
     rows = [values[i:i + len(layout)] for i in range(0, len(values), len(layout))]
-    return [{"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)}}
-            for row in rows]
+    # One value per (time, register): a register twice in the layout, or two samples
+    # dated alike, repeat one within the packet.
+    keys = [(t, r) for t in sample_times(meta, upload, len(rows)) if t is not None
+            for r in layout]
+    if len(set(layout)) != len(layout) or len(set(keys)) != len(keys):
+        raise PacketFailed("duplicate_sample", "a (time, register) twice in the packet")
+    # A sentinel is a missing value, not a measurement.
+    return [{"t": None, "registers": {REG_NAMES[r]: x for r, x in zip(layout, row)
+                                      if x not in SENTINELS[r]}}
+            for row in rows], set(keys)
 
 
 # ---------------------------------------------------------------- register (§5)

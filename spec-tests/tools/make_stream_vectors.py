@@ -8,7 +8,8 @@ Writes, under spec-tests/vectors/:
                      sequences that pin down which ring entries a decoder may trust after a
                      lossy (0x50) or lost (truncated) packet
   upload-edges.json  upload suite: F1/F2, F6, F7, F12, F19, F26, limits, malformed bodies,
-                     legacy direct values, path id bound to inner id
+                     legacy direct values, path id bound to inner id, one value per
+                     (time, register)
 
 Everything is computed here with the standard library (hmac, hashlib, base64, json, struct)
 and the oracle's codec (spec-tests/oracle/codec.py, written from the spec alone):
@@ -688,10 +689,65 @@ def upload_edges():
         fmt="legacy_process", keys=False)
     add("payload-not-json", "§6.1: an envelope with a valid MAC around a payload that is not "
         "JSON -> malformed", sealed("device_id=ESP32_001;values=2304,52"), error="malformed")
+
+    # --- one value per (time, register) in an upload (issue 12, docs/upload-rules.md) ---
+    rows_x = batch(DEFAULT6, 3, 51)
+    px, flat_x = pkt(rows_x, DEFAULT6, t0 + 1200000)
+    rows_y = batch([0, 2], 3, 52)
+    py, _ = pkt(rows_y, [0, 2], t0 + 1200000)
+    add("duplicate-sample-second-packet", "one value per (time, register): a second packet "
+        "(other bytes, so not a re-send, F26) dated like the first (same metadata timestamp, "
+        "sample count and interval) repeats Vac1 at the first packet's three times -> that "
+        "packet is refused with duplicate_sample, the first packet's values stand",
+        sealed(upload_text([px, py], mapping_from=DEFAULT6)), expect(samples_of(flat_x, DEFAULT6)))
+    rows_z = batch([0], 2, 53)
+    pz, _ = pkt(rows_z, [0], t0 + 1205000)
+    add("duplicate-sample-partial-overlap", "one value per (time, register): a later packet of "
+        "two Vac1 samples whose older one falls on the first packet's newest time (interval 5 s, "
+        "last sample 5 s later) -> refused with duplicate_sample",
+        sealed(upload_text([px, pz], mapping_from=DEFAULT6)), expect(samples_of(flat_x, DEFAULT6)))
+    twice = [0, 1, 0]
+    rows_t = batch(twice, 2, 55)
+    pt = Pkt(codec.encode_bit_packed([x for r in rows_t for x in r]), twice, 2, t0 + 1300000)
+    add("duplicate-sample-layout-names-a-register-twice", "one value per (time, register): a "
+        "layout [0,1,0] gives Vac1 two values in every sample -> duplicate_sample; as the only "
+        "packet it is the upload's error", sealed(upload_text([pt])), error="duplicate_sample")
+    rows_i = batch(DEFAULT6, 3, 56)
+    pi, _ = pkt(rows_i, DEFAULT6, t0 + 1400000)
+    add("duplicate-sample-interval-zero", "one value per (time, register): sampling_interval 0 "
+        "dates all three samples of a packet alike -> duplicate_sample; as the only packet it is "
+        "the upload's error", sealed(upload_text([pi], interval=0)), error="duplicate_sample")
+
+    # --- sentinels: the inverter's "not available" is a missing value (issue 12) ---
+    def measured(samples):
+        """The default profile's sentinels (0xFFFF on every register but Pow) left out."""
+        return [{"t": s["t"], "registers": {k: x for k, x in s["registers"].items()
+                                            if x != 0xFFFF or k == "REG_POW"}}
+                for s in samples]
+
+    rows_s = batch(ALL10, 2, 61)
+    rows_s[1][7] = rows_s[1][9] = rows_s[1][8] = 0xFFFF
+    psent, flat_sent = pkt(rows_s, ALL10, t0 + 1500000)
+    assert decoded(psent) == flat_sent
+    add("sentinels-are-missing-values", "register profile: 0xFFFF is the inverter's 'not "
+        "available' (catalog field sentinels): the second sample's Temp and Pac are left out "
+        "(missing, not 6553.5 degC and 65535 W); Pow has no sentinel (a percent the device "
+        "writes), so its 65535 stays", sealed(upload_text([psent])),
+        expect(measured(samples_of(flat_sent, ALL10))))
+    unavailable = [0xFFFF] * 10
+    legacy_sent = dump({"device_id": "ESP32_EcoWatt_Smart", "timestamp": 123456,
+                        "data_type": "compressed_sensor_batch", "total_samples": 1,
+                        "compressed_data": [unavailable]})
+    add("sentinels-whole-sample", "register profile: a legacy direct-values sample where every "
+        "register reads 0xFFFF keeps only Pow (no sentinel): the sample stays, as a gap",
+        legacy_sent, expect(measured(samples_of(unavailable, ALL10)),
+                            device_id="ESP32_EcoWatt_Smart"),
+        fmt="legacy_process", keys=False)
     write("upload-edges.json", "upload",
           "upload edges: count byte overflow (F6), truncated base64 (F7), per-packet layouts "
           "(F12), semantic packets (F1/F2), duplicates (F26), missing envelope (F19), packet and "
-          "value limits, malformed bodies, legacy direct values, path id bound to inner id", vs)
+          "value limits, malformed bodies, legacy direct values, path id bound to inner id, one "
+          "value per (time, register), sentinels as missing values", vs)
 
 
 if __name__ == "__main__":

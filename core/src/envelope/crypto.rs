@@ -9,9 +9,9 @@ use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use super::MacTag;
 use super::{EnvelopeError, Nonce};
 use crate::argument::ArgumentError;
-use crate::replay::MacTag;
 
 /// The fixed IV of the original server's decrypt path (`00 01 … 0f`).
 pub const FIRMWARE_IV: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];

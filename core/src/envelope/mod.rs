@@ -21,8 +21,22 @@ pub use crypto::{FIRMWARE_IV, Keys};
 pub use error::EnvelopeError;
 pub use seal::{SealOptions, Sealed, seal};
 
-use crate::replay::MacTag;
 use crate::{hex, text};
+
+/// An HMAC-SHA256 tag.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MacTag(pub [u8; 32]);
+
+impl fmt::Debug for MacTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacTag(")?;
+        for b in self.0.iter().take(4) {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str("…)")
+    }
+}
 
 /// The per-device message counter (u32, strictly increasing, spec §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

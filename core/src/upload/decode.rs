@@ -3,10 +3,13 @@
 //! A packet goes through: its layout, the resend check (F26), the value
 //! count it declares, admission to the stream (which may drop the temporal
 //! history), its values (codec or legacy list), and the split into dated
-//! samples. A stage that refuses fails only its packet.
+//! samples, which must not repeat a (time, register) the upload already
+//! has ([`collision`](super::collision)). A stage that refuses fails only
+//! its packet.
 
 use alloc::vec::Vec;
 
+use super::collision::Covered;
 use super::stream::Fingerprint;
 use super::{
     Decoded, Limits, Packet, PacketClock, PacketOutcome, PacketReport, PacketSource, Sample,
@@ -33,6 +36,7 @@ impl Upload {
             samples: Vec::new(),
             packets: Vec::with_capacity(self.packets.len()),
         };
+        let mut covered = Covered::default();
         for (index, packet) in self.packets.iter().enumerate() {
             let mut report = PacketReport::new(index, packet.bytes());
             let step = Step {
@@ -43,7 +47,7 @@ impl Upload {
                 received_ms,
             };
             report.outcome = step
-                .run(state, &mut report, &mut out.samples)
+                .run(state, &mut report, &mut out.samples, &mut covered)
                 .unwrap_or_else(PacketOutcome::Failed);
             out.packets.push(report);
         }
@@ -104,6 +108,7 @@ impl Step<'_> {
         state: &mut StreamState,
         report: &mut PacketReport,
         samples: &mut Vec<Sample>,
+        covered: &mut Covered,
     ) -> Result<PacketOutcome, UploadError> {
         let packet = self.packet;
         let layout = packet.usable_layout()?;
@@ -132,7 +137,7 @@ impl Step<'_> {
             }
             .into());
         }
-        report.samples = self.push_samples(layout, &values, exact.as_deref(), samples)?;
+        report.samples = self.push_samples(layout, &values, exact.as_deref(), samples, covered)?;
         Ok(PacketOutcome::Decoded)
     }
 
@@ -179,13 +184,15 @@ impl Step<'_> {
 
     /// Stage 6: whole samples, dated when the upload says enough (F13).
     /// A stamp in seconds, or (with a window and a synced clock) a time
-    /// outside the window, refuses the packet: none of its samples are kept.
+    /// outside the window, or a (time, register) the upload already has,
+    /// refuses the packet: none of its samples are kept.
     fn push_samples(
         &self,
         layout: &[u8],
         values: &[u16],
         exact: Option<&[bool]>,
         samples: &mut Vec<Sample>,
+        covered: &mut Covered,
     ) -> Result<usize, UploadError> {
         let n = values.len() / layout.len();
         let clock = self
@@ -208,18 +215,26 @@ impl Step<'_> {
         {
             window.check(c.sample_ms(last, 0, n).unwrap_or(last), last, now)?;
         }
+        let times: Vec<Option<u64>> = (0..n)
+            .map(|j| {
+                clock
+                    .zip(last_ms)
+                    .and_then(|(c, last)| c.sample_ms(last, j, n))
+            })
+            .collect();
+        covered.check(layout, &times, samples)?;
+        let first = samples.len();
         samples.reserve(n);
-        for (j, chunk) in values.chunks_exact(layout.len()).enumerate() {
+        for ((j, chunk), &t_ms) in values.chunks_exact(layout.len()).enumerate().zip(&times) {
             let exact_chunk = exact.and_then(|e| e.get(j * layout.len()..(j + 1) * layout.len()));
             samples.push(Sample {
-                t_ms: clock
-                    .zip(last_ms)
-                    .and_then(|(c, last)| c.sample_ms(last, j, n)),
+                t_ms,
                 registers: layout.iter().copied().zip(chunk.iter().copied()).collect(),
                 approximate: exact_chunk.is_some_and(|e| e.iter().any(|x| !x)),
                 packet: self.index,
             });
         }
+        covered.record(first..samples.len(), &times);
         Ok(n)
     }
 }

@@ -41,6 +41,12 @@ pub enum UploadError {
     },
     /// A packet's millisecond timestamp was written in seconds.
     TimestampInSeconds,
+    /// A packet gives a register a second value at a time the upload
+    /// already has (the first value stands).
+    DuplicateSample {
+        /// The register found twice.
+        register: u8,
+    },
 }
 
 error_codes!(UploadError {
@@ -50,6 +56,7 @@ error_codes!(UploadError {
     Self::DeviceMismatch => "device_mismatch",
     Self::TimeOutOfWindow { .. } => "time_out_of_window",
     Self::TimestampInSeconds => "timestamp_in_seconds",
+    Self::DuplicateSample { .. } => "duplicate_sample",
 } wraps Envelope, Replay, Codec);
 
 impl fmt::Display for UploadError {
@@ -73,6 +80,10 @@ impl fmt::Display for UploadError {
             Self::TimestampInSeconds => {
                 f.write_str("packet timestamp is in seconds; the format says milliseconds")
             }
+            Self::DuplicateSample { register } => write!(
+                f,
+                "register {register} has a second value at a time the upload already has"
+            ),
         }
     }
 }

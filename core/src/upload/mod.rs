@@ -15,6 +15,7 @@
 //! recognised; reordering drops the temporal history).
 
 mod attribution;
+mod collision;
 mod decode;
 mod error;
 mod process;
@@ -35,6 +36,7 @@ pub use stream::StreamState;
 pub use time::{PacketClock, TimeWindow};
 
 use crate::codec::DEFAULT_MAX_VALUES;
+use crate::registers::Profile;
 
 /// Which endpoint's body this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +152,18 @@ pub struct Decoded {
     pub samples: Vec<Sample>,
     /// One report per packet.
     pub packets: Vec<PacketReport>,
+}
+
+impl Decoded {
+    /// Drops the raw values `profile` marks as sentinels (catalog field
+    /// `sentinels`, the inverter's "not available"): they become missing
+    /// values, so a sample keeps only its measurements (perhaps none).
+    /// Every host stores, shows and sums samples after this.
+    pub fn drop_sentinels(&mut self, profile: &Profile) {
+        for sample in &mut self.samples {
+            sample.registers = profile.measured(&sample.registers);
+        }
+    }
 }
 
 impl Upload {

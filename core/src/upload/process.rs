@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use super::{Decoded, Format, Limits, StreamState, Upload, UploadError, attribute};
 use crate::envelope::{Envelope, EnvelopeError, Keys, Nonce};
+use crate::registers::Profile;
 use crate::replay::{DeviceId, Freshness, NonceStore};
 
 /// What the caller knows about an upload request.
@@ -20,6 +21,9 @@ pub struct Request<'a> {
     pub limits: Limits,
     /// The receive time (Unix ms), to date samples of unsynced devices.
     pub received_ms: Option<u64>,
+    /// The register profile whose sentinels become missing values
+    /// ([`Decoded::drop_sentinels`]); `None` keeps every raw value.
+    pub profile: Option<&'a Profile>,
 }
 
 /// A processed upload.
@@ -38,7 +42,7 @@ pub struct Processed {
 /// Opens, parses, checks replay, and decodes an upload body.
 ///
 /// Order: envelope structure, MAC, inner JSON structure, device binding,
-/// replay, decode — so neither a forged, a malformed nor a misattributed
+/// replay, decode (sentinels dropped when a profile is given) — so neither a forged, a malformed nor a misattributed
 /// upload moves the nonce.
 ///
 /// # Errors
@@ -72,7 +76,7 @@ pub fn process(
         )),
         None => None,
     };
-    let decoded = if matches!(envelope, Some((_, Freshness::Duplicate))) {
+    let mut decoded = if matches!(envelope, Some((_, Freshness::Duplicate))) {
         Decoded {
             samples: Vec::new(),
             packets: Vec::new(),
@@ -80,6 +84,9 @@ pub fn process(
     } else {
         upload.decode(state, &req.limits, req.received_ms)
     };
+    if let Some(profile) = req.profile {
+        decoded.drop_sentinels(profile);
+    }
     if decoded.samples.is_empty() {
         let first_failure = decoded.packets.iter().find_map(|p| p.outcome.error());
         if let Some(e) = first_failure {

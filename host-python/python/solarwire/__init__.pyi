@@ -352,8 +352,10 @@ def parse_upload(
     last_nonce: int | None = None,
     state: StreamState | None = None,
     received_ms: int | None = None,
+    profile: _Profile = None,
 ) -> Upload:
-    """Opens, parses, checks replay and decodes a device's request body."""
+    """Opens, parses, checks replay and decodes a device's request body; the profile's
+    sentinel values (the default profile's without one) become missing values."""
 
 # Inspection (the core's report, as plain dicts)
 

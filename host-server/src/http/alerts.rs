@@ -103,7 +103,7 @@ struct RulesReply {
 )]
 async fn list(state: &AppState, q: AlertParams) -> Result<Response, ApiError> {
     if let Some(device) = &q.device {
-        crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+        crate::http::segment::check_device_id(device)?;
     }
     let alerts = state
         .store

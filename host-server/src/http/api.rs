@@ -12,6 +12,7 @@ use warp::{Filter, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
+use super::segment::check_device_id;
 use super::{device_path, with_state};
 use crate::app::AppState;
 use crate::auth::Access;
@@ -57,11 +58,6 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// Checks a device id (400 `bad_device_id`).
-pub(super) fn checked(id: &str) -> Result<(), ApiError> {
-    crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))
-}
-
 /// One device: registration, keys in use, last seen, nonce, upload and
 /// sample counts, codec mix and compression ratio.
 #[utoipa::path(
@@ -76,7 +72,7 @@ pub(super) fn checked(id: &str) -> Result<(), ApiError> {
     ),
 )]
 async fn show(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
-    checked(id)?;
+    check_device_id(id)?;
     let detail = state
         .store
         .device(id)
@@ -125,7 +121,7 @@ fn sample_value(s: &StoredSample) -> SampleJson {
     ),
 )]
 async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
-    checked(id)?;
+    check_device_id(id)?;
     let sample = state.store.latest(id).await.map_err(ApiError::internal)?;
     let Some(sample) = sample else {
         return Err(
@@ -190,7 +186,7 @@ async fn history(
     q: HistoryParams,
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
-    checked(id)?;
+    check_device_id(id)?;
     let wanted = q
         .registers
         .as_deref()

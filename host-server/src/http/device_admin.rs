@@ -12,9 +12,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::accounts::json_body;
-use super::api::checked;
 use super::error::{ApiError, ErrorBody, respond};
 use super::guard::gate;
+use super::segment::check_device_id;
 use super::{device_path, with_state};
 use crate::app::AppState;
 use crate::auth::Access;
@@ -141,7 +141,7 @@ fn new_keys(aes: bool) -> Result<DeviceKeys, ApiError> {
     ),
 )]
 async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
-    checked(&req.device_id)?;
+    check_device_id(&req.device_id)?;
     let keys = new_keys(req.aes)?;
     let sealed = state
         .keys
@@ -178,7 +178,7 @@ async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
     ),
 )]
 async fn rotate(state: &AppState, id: &str, aes: bool) -> Result<Response, ApiError> {
-    checked(id)?;
+    check_device_id(id)?;
     let keys = new_keys(aes)?;
     let sealed = state.keys.seal(id, &keys).map_err(ApiError::internal)?;
     if !state
@@ -249,7 +249,7 @@ async fn change(
     what: &'static str,
     op: DeviceOp,
 ) -> Result<impl Reply, ApiError> {
-    checked(id)?;
+    check_device_id(id)?;
     if !op(state.store.as_ref(), id)
         .await
         .map_err(ApiError::internal)?

@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorBody, respond};
 use super::peer::{PeerAddr, peer};
 use super::{body, device_path, segment, with_state};
 use crate::app::AppState;
-use crate::ingest::{Route, ingest};
+use crate::ingest::{Refusal, Route, ingest};
 use crate::reply::{self, AggregatedReply, LegacyReply};
 use crate::store::{Registration, RegistrationOutcome};
 
@@ -126,6 +126,24 @@ async fn legacy_upload(state: &AppState, body: Bytes) -> Result<impl Reply, ApiE
     Ok(warp::reply::json(&reply::legacy(&outcome)))
 }
 
+/// The answer to a refused upload: the ingest pipeline's reason as HTTP.
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::BadDeviceId(message) => segment::bad_device_id(message),
+            Refusal::Malformed { code, message } => Self::coded(code, message),
+            Refusal::TooLarge(message) => Self::too_large(message),
+            Refusal::Unauthenticated => Self::unauthorized(),
+            Refusal::RateLimited { device, wait } => {
+                Self::rate_limited(format!("device {device} is over its upload rate"), wait)
+            }
+            Refusal::Replay(e) => Self::coded(e.code(), e.to_string()),
+            Refusal::Busy => Self::unavailable("busy", "the write queue is full", 1),
+            Refusal::Unavailable => Self::unavailable("unavailable", "storage is unavailable", 5),
+        }
+    }
+}
+
 /// Boot-time registration. It carries no credential, so it may only
 /// change what the firmware owns: a known device's firmware version (at
 /// most 64 printable ASCII characters; name, location and description are
@@ -163,8 +181,7 @@ async fn register(
     }
     let sent: Registration = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("malformed", format!("registration: {e}")))?;
-    crate::device_id::check(&sent.device_id)
-        .map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    segment::check_device_id(&sent.device_id)?;
     let other = [&sent.device_name, &sent.location, &sent.description];
     if other
         .iter()
@@ -230,7 +247,7 @@ fn check_firmware_version(version: &str) -> Result<(), ApiError> {
     ),
 )]
 async fn last_nonce(state: &AppState, device: &str) -> Result<impl Reply, ApiError> {
-    crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    segment::check_device_id(device)?;
     let last = state
         .store
         .last_nonce(device)

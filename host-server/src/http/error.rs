@@ -33,6 +33,16 @@ impl ApiError {
         }
     }
 
+    /// An error whose status is its code's ([`ERROR_CODES`](super::error_codes::ERROR_CODES));
+    /// for codes that come from an error type rather than a literal. An
+    /// unlisted code is a bug: 500 `internal`, logged.
+    pub fn coded(code: &'static str, message: impl Into<String>) -> Self {
+        match super::error_codes::status_of(code) {
+            Some(status) => Self::new(status, code, message),
+            None => Self::internal(format!("unlisted error code {code}")),
+        }
+    }
+
     /// 400 with a core or server error code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -108,6 +118,13 @@ pub struct ErrorBody {
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
+        debug_assert_eq!(
+            super::error_codes::status_of(self.code),
+            Some(self.status),
+            "`{}` answered with {}: list it in ERROR_CODES",
+            self.code,
+            self.status
+        );
         let body = ErrorBody {
             error: self.code,
             message: self.message,

@@ -14,6 +14,7 @@ mod device_admin;
 mod devices;
 mod docs;
 pub mod error;
+pub mod error_codes;
 mod fleet;
 pub mod framing;
 mod guard;

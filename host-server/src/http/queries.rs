@@ -17,7 +17,7 @@ use super::{device_path, with_state};
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::clock::now_ms;
-use crate::config::parse_duration;
+use crate::duration::parse_duration;
 use crate::query::buckets::Point;
 use crate::query::calendar::{Period, calendar, zone};
 use crate::query::energy::EnergyBucket;
@@ -63,7 +63,7 @@ pub(super) async fn known_device(
     state: &AppState,
     id: &str,
 ) -> Result<crate::store::devices::FleetDevice, ApiError> {
-    crate::device_id::check(id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    crate::http::segment::check_device_id(id)?;
     match state
         .store
         .fleet_device(id)

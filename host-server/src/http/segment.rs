@@ -30,8 +30,22 @@ pub(super) fn decode(raw: &str, code: &'static str) -> Result<String, ApiError> 
 /// 400 `bad_device_id`.
 pub(super) fn device_id_of(raw: &str) -> Result<String, ApiError> {
     let id = decode(raw, "bad_device_id")?;
-    crate::device_id::check(&id).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    check_device_id(&id)?;
     Ok(id)
+}
+
+/// Checks a device id from a path, a query or a body: the one place that
+/// answers 400 `bad_device_id`.
+///
+/// # Errors
+/// 400 `bad_device_id` when [`crate::device_id::check`] refuses it.
+pub(in crate::http) fn check_device_id(id: &str) -> Result<(), ApiError> {
+    crate::device_id::check(id).map_err(bad_device_id)
+}
+
+/// 400 `bad_device_id` with the checker's message.
+pub(in crate::http) fn bad_device_id(message: String) -> ApiError {
+    ApiError::bad_request("bad_device_id", message)
 }
 
 /// The next path segment, percent-decoded (400 `bad_path` when not UTF-8).

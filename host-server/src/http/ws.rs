@@ -90,8 +90,12 @@ async fn connect(
     connection: Option<ConnectionSlot>,
     st: Arc<AppState>,
 ) -> Response {
-    if let Some(Err(m)) = params.device.as_deref().map(crate::device_id::check) {
-        return ApiError::bad_request("bad_device_id", m).into_response();
+    if let Some(Err(e)) = params
+        .device
+        .as_deref()
+        .map(crate::http::segment::check_device_id)
+    {
+        return e.into_response();
     }
     if !origin_allowed(&headers, &st.policy.cors_origins) {
         return ApiError::new(

@@ -14,7 +14,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::config::parse_duration;
+use crate::duration::parse_duration;
 use crate::ratelimit::DeviceLimiter;
 
 /// Device-management settings (`solarwire serve` flags).

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use crate::clock::now_ms;
-use crate::config::parse_duration;
+use crate::duration::parse_duration;
 use firmware::{FirmwareDevice, Packet};
 use inverter::Inverter;
 pub use pollers::ManagementSummary;

@@ -270,7 +270,7 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
             &self.limits,
             Some(job.received_ms),
         );
-        crate::readings::drop_sentinels(&mut decoded.samples);
+        decoded.drop_sentinels(crate::readings::profile());
         let nonce = job.seal.as_ref().map(|(n, _)| n.0);
         let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
         state.uploads += 1;

@@ -19,12 +19,17 @@ fn run(v: &Vector) -> Result<Verdict, FileError> {
     } else {
         None
     };
+    let catalog = Catalog::builtin();
+    let profile = catalog
+        .default_profile()
+        .map_err(|e| FileError::new(e.to_string()))?;
     let request = Request {
         format,
         path_device_id: opt_str(v, "path_device_id")?,
         keys: keys.as_ref(),
         limits: Limits::default(),
         received_ms: None,
+        profile: Some(profile),
     };
     // The vector's `last_nonce` applies to whichever device the body names.
     let mut store = last_accepted(v)?;
@@ -37,10 +42,6 @@ fn run(v: &Vector) -> Result<Verdict, FileError> {
         Ok(p) => p,
         Err(e) => return Ok(Verdict::Error(e.code())),
     };
-    let catalog = Catalog::builtin();
-    let profile = catalog
-        .default_profile()
-        .map_err(|e| FileError::new(e.to_string()))?;
     let samples: Vec<Value> = processed
         .decoded
         .samples

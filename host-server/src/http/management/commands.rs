@@ -122,7 +122,7 @@ pub(in crate::http) async fn queue(
     device: &str,
     req: QueueRequest,
 ) -> Result<Response, ApiError> {
-    let command = check(&req.command).map_err(|e| ApiError::bad_request(e.code, e.message))?;
+    let command = check(&req.command).map_err(|e| ApiError::coded(e.code, e.message))?;
     known(state, device).await?;
     let now = now_ms();
     let ttl = state.manage.args.command_ttl;

@@ -183,14 +183,8 @@ pub(in crate::http) async fn publish(
     let prepared = tokio::task::spawn_blocking(move || {
         let keys = FirmwareKeys::load(&dir)
             .map_err(|e| ApiError::unavailable("no_firmware_keys", e, 60))?;
-        new_firmware(&image, &q.version, &q.notes, &keys, limit).map_err(|e| {
-            let status = if e.code() == "too_large" {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            ApiError::new(status, e.code(), e.to_string())
-        })
+        new_firmware(&image, &q.version, &q.notes, &keys, limit)
+            .map_err(|e| ApiError::coded(e.code(), e.to_string()))
     })
     .await
     .map_err(ApiError::internal)??;
@@ -335,7 +329,7 @@ pub(in crate::http) async fn rollout(
     req: RolloutRequest,
 ) -> Result<Response, ApiError> {
     let target = check_target(req.devices, req.percent)
-        .map_err(|(code, message)| ApiError::bad_request(code, message))?;
+        .map_err(|(code, message)| ApiError::coded(code, message))?;
     let max = req
         .max_failures
         .unwrap_or(state.manage.args.rollout_max_failures);

@@ -27,7 +27,7 @@ pub(in crate::http) async fn admit(
     device: &str,
     use_: Use,
 ) -> Result<Option<FleetDevice>, ApiError> {
-    crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    crate::http::segment::check_device_id(device)?;
     if let Some(limiter) = &state.manage.limiter
         && let Err(wait) = limiter.check(device)
     {
@@ -59,7 +59,7 @@ pub(in crate::http) async fn admit(
 
 /// An operator route's device must exist (404 `unknown_device`).
 pub(in crate::http) async fn known(state: &AppState, device: &str) -> Result<(), ApiError> {
-    crate::device_id::check(device).map_err(|m| ApiError::bad_request("bad_device_id", m))?;
+    crate::http::segment::check_device_id(device)?;
     match state
         .store
         .fleet_device(device)

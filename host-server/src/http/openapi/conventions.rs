@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
 use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
@@ -13,6 +12,9 @@ use utoipa::openapi::{OpenApi, RefOr, Response};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
 use crate::http::error::ErrorBody;
+use crate::http::error_codes::ERROR_CODES;
+
+use super::wire::parse;
 
 /// Adds the shared parts to the generated document.
 pub(super) struct Conventions;
@@ -42,7 +44,7 @@ impl Modify for Conventions {
         components.security_schemes.extend(schemes);
         components
             .schemas
-            .insert(ErrorBody::name().into_owned(), ErrorBody::schema());
+            .insert(ErrorBody::name().into_owned(), error_body());
         components.schemas.extend(super::wire::schemas());
         for (name, description) in [
             (
@@ -86,8 +88,18 @@ impl Modify for Conventions {
 }
 
 /// Reads a fixed OpenAPI object written as JSON.
-pub(super) fn parse<T: DeserializeOwned>(value: Value) -> T {
-    serde_json::from_value(value).expect("a fixed, valid OpenAPI object")
+/// `ErrorBody` with its `error` property as the enum of every code the
+/// server answers, and each code's status in `x-status`.
+fn error_body() -> RefOr<utoipa::openapi::Schema> {
+    let mut schema = serde_json::to_value(ErrorBody::schema()).expect("a schema is JSON");
+    let codes: Vec<&str> = ERROR_CODES.iter().map(|(code, _, _)| *code).collect();
+    let statuses: serde_json::Map<String, Value> = ERROR_CODES
+        .iter()
+        .map(|(code, status, _)| ((*code).to_owned(), json!(status)))
+        .collect();
+    schema["properties"]["error"]["enum"] = json!(codes);
+    schema["properties"]["error"]["x-status"] = Value::Object(statuses);
+    parse(schema)
 }
 
 fn security_schemes() -> Value {

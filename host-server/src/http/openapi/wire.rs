@@ -77,6 +77,11 @@ pub(super) fn schemas() -> Vec<(String, RefOr<Schema>)> {
         ),
     ]
     .into_iter()
-    .map(|(name, schema)| (name.to_owned(), super::conventions::parse(schema)))
+    .map(|(name, schema)| (name.to_owned(), parse(schema)))
     .collect()
+}
+
+/// A fixed OpenAPI object written as JSON, in utoipa's types.
+pub(super) fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).expect("a fixed, valid OpenAPI object")
 }
