@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::StatusCode;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -31,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::ingest::{Route, ingest};
+use crate::ingest::{Refusal, Route, ingest};
 
 /// Replies go to `solarwire/reply/{device_id}`, or to `solarwire/reply`
 /// itself for a message naming no valid device.
@@ -266,11 +265,10 @@ async fn answer(state: &AppState, device: String, body: Bytes) -> Vec<u8> {
             Ok(outcome) => {
                 return serde_json::to_vec(&crate::reply::aggregated(&outcome)).unwrap_or_default();
             }
-            Err(e) if e.status == StatusCode::SERVICE_UNAVAILABLE => {
-                let wait = e.retry_after.unwrap_or(1);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
+            Err(Refusal::Busy | Refusal::Unavailable) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => return error_json(&e),
+            Err(e) => return error_json(&ApiError::from(e)),
         }
     }
 }
