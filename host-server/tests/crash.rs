@@ -183,12 +183,17 @@ fn acknowledged_uploads_survive_sigkill() {
         }
         last_acked = newest;
         let stored: i64 = conn
-            .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
+            .query_row("SELECT COALESCE(SUM(samples), 0) FROM blocks", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         let counted: i64 = conn
             .query_row("SELECT SUM(samples) FROM devices", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(stored, counted, "sample rows match the device counters");
+        assert_eq!(
+            stored, counted,
+            "samples in blocks match the device counters"
+        );
         eprintln!(
             "crash round {round}: killed after {kill_after:?}; simulate {summary}; {} uploads acknowledged so far, all stored once",
             all.len()

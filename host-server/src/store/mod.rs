@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod blocks;
 pub mod devices;
 pub mod firmware;
 pub mod ingest;

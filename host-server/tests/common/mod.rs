@@ -197,10 +197,13 @@ pub fn db(data_dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(database_path(data_dir)).unwrap()
 }
 
+/// Rows of `table`; for `samples`, the samples stored in blocks.
 pub fn count(data_dir: &Path, table: &str) -> i64 {
-    db(data_dir)
-        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-        .unwrap()
+    let sql = match table {
+        "samples" => "SELECT COALESCE(SUM(samples), 0) FROM blocks".to_owned(),
+        _ => format!("SELECT COUNT(*) FROM {table}"),
+    };
+    db(data_dir).query_row(&sql, [], |r| r.get(0)).unwrap()
 }
 
 /// A plausible reading row for the default layout, varying with `i`.

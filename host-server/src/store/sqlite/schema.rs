@@ -64,6 +64,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_access_alerts_aggregates.sql"),
     include_str!("migrations/0003_rollups.sql"),
     include_str!("migrations/0004_device_management.sql"),
+    include_str!("migrations/0005_blocks.sql"),
 ];
 
 /// How a connection will be used.
