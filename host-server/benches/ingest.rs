@@ -43,7 +43,10 @@ fn prepare(data: &Path, uploads: &Path, devices: usize, per_device: u64) {
     std::fs::create_dir_all(uploads).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = open_store(&data_dir_url(data), StoreOptions::command()).unwrap();
-    let start_ms = 1_763_884_800_000u64;
+    // Dated so the last upload is a minute old: inside the server's time
+    // window (older samples fail `time_out_of_window` and store nothing).
+    let now_ms = solarwire_server::clock::now_ms();
+    let start_ms = now_ms - now_ms % 15_000 - per_device * 15_000 - 60_000;
     for d in 0..devices {
         let id = format!("BENCH_{d:02}");
         let keys = solarwire_server::keys::generate(false).unwrap();

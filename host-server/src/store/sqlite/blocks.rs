@@ -293,3 +293,105 @@ pub(super) fn after(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{SqliteStore, rollups, schema};
+    use super::*;
+    use crate::store::StoreOptions;
+    use crate::store::telemetry::Level;
+
+    /// A database as the current main writes it (schema version 4): two
+    /// uploads of per-sample rows (one crossing an hour edge, one sample
+    /// at the same time as another upload's), their rollups already stored.
+    fn main_database(path: &std::path::Path) -> Vec<StoredSample> {
+        let mut conn = schema::open(path, schema::Role::Write).unwrap();
+        for sql in &schema::MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(
+            "UPDATE meta SET value = 1 WHERE key = 'rollups_backfilled';
+             INSERT INTO devices (id, device_id, created_ms, samples) VALUES (1, 'D1', 0, 5);
+             INSERT INTO uploads VALUES (1, 1, 7, 0, 'aggregated', x'00', '{}');
+             INSERT INTO uploads VALUES (2, 1, 8, 0, 'aggregated', x'00', '{}');
+             INSERT INTO aggregates_1h VALUES (1, 9, 3600000, 5, 5.0, 1.0, 1.0, 1.0, 3605000,
+                                               0.0, 0, 3590000);",
+        )
+        .unwrap();
+        let h = 3_600_000;
+        let rows = [
+            (1, h - 10_000, 0, 2, vec![(9, 10), (0, 2300)]),
+            (1, h - 5_000, 0, 3, vec![(9, 11)]),
+            (1, h, 1, 2, vec![(9, 12), (0, 2301)]),
+            (2, h, 0, 0, vec![(9, 13)]),
+            (2, h + 5_000, 0, 2, vec![(0, 2302), (9, 14)]),
+        ];
+        let mut expected = Vec::new();
+        for (upload, t_ms, packet, flags, registers) in rows {
+            let blob: Vec<u8> = registers
+                .iter()
+                .flat_map(|&(id, raw): &(u8, u16)| {
+                    let [a, b] = raw.to_le_bytes();
+                    [id, a, b]
+                })
+                .collect();
+            tx.execute(
+                "INSERT INTO samples (device, t_ms, upload, packet, flags, registers)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                params![t_ms, upload, packet, flags, blob],
+            )
+            .unwrap();
+            expected.push(StoredSample {
+                t_ms,
+                device_time: flags & 2 != 0,
+                upload_id: upload,
+                packet,
+                approximate: flags & 1 != 0,
+                registers,
+            });
+        }
+        tx.commit().unwrap();
+        expected.sort_by_key(|s| s.t_ms);
+        expected
+    }
+
+    #[test]
+    fn a_database_of_main_is_carried_into_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("main.sqlite");
+        let expected = main_database(&path);
+        drop(SqliteStore::open(&path, StoreOptions::command()).unwrap());
+        let conn = schema::open(&path, schema::Role::Read).unwrap();
+        let all = HistoryQuery {
+            from_ms: 0,
+            to_ms: u64::MAX / 2,
+            limit: 100,
+        };
+        assert_eq!(history(&conn, "D1", &all).unwrap(), expected);
+        assert_eq!(latest(&conn, "D1").unwrap().as_ref(), expected.last());
+        let old: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'samples'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0, "the per-sample rows are gone");
+        // Three blocks: upload 1 before and after the hour edge, upload 2.
+        let (blocks, samples): (i64, i64) = conn
+            .query_row("SELECT COUNT(*), SUM(samples) FROM blocks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((blocks, samples), (3, 5));
+        // Their rollups were stored already: the watermark is past them and
+        // opening again changes nothing.
+        assert_eq!(rollups::watermark(&conn).unwrap(), 3);
+        drop(SqliteStore::open(&path, StoreOptions::command()).unwrap());
+        let hour = rollups::read(&conn, "D1", 9, Level::Hour, (0, u64::MAX / 2)).unwrap();
+        assert_eq!(hour.iter().map(|a| a.count).sum::<u64>(), 5);
+        assert_eq!(history(&conn, "D1", &all).unwrap(), expected);
+    }
+}
