@@ -385,6 +385,18 @@ pub struct StoredBlock<'a> {
 /// Where a sample sorts: time, then storage order.
 type Order = (u64, i64, usize);
 
+/// The block's samples in `[from, to)` with where each sorts.
+fn in_range(
+    block: StoredBlock<'_>,
+    from: u64,
+    to: u64,
+) -> Result<impl Iterator<Item = (Order, BlockSample)>, StoreError> {
+    let samples = decode(block.data)?.into_iter().enumerate();
+    Ok(samples
+        .filter(move |(_, s)| (from..to).contains(&s.t_ms))
+        .map(move |(i, s)| ((s.t_ms, block.id, i), s)))
+}
+
 /// What a range query picked from the samples of blocks in `[from, to)`,
 /// oldest first (ties in storage order), at most `limit`. The backend
 /// hands it the blocks overlapping the range in `t_first` order while
@@ -428,11 +440,7 @@ impl<T> RangeScan<T> {
         block: StoredBlock<'_>,
         mut pick: impl FnMut(BlockSample, i64) -> Option<T>,
     ) -> Result<(), StoreError> {
-        for (i, s) in decode(block.data)?.into_iter().enumerate() {
-            if s.t_ms < self.from || s.t_ms >= self.to {
-                continue;
-            }
-            let order = (s.t_ms, block.id, i);
+        for (order, s) in in_range(block, self.from, self.to)? {
             if let Some(v) = pick(s, block.upload) {
                 self.found.push((order, v));
             }
@@ -498,12 +506,8 @@ impl<T> Newest<T> {
         block: StoredBlock<'_>,
         mut pick: impl FnMut(BlockSample, i64) -> Option<T>,
     ) -> Result<(), StoreError> {
-        for (i, s) in decode(block.data)?.into_iter().enumerate() {
-            let order = (s.t_ms, block.id, i);
-            if s.t_ms < self.from
-                || s.t_ms >= self.to
-                || self.best.as_ref().is_some_and(|(b, _)| *b > order)
-            {
+        for (order, s) in in_range(block, self.from, self.to)? {
+            if self.best.as_ref().is_some_and(|(b, _)| *b > order) {
                 continue;
             }
             if let Some(v) = pick(s, block.upload) {
