@@ -208,11 +208,9 @@ fn real(data: &Path, work: &Path, uploads: &Path, devices: usize, seconds: u64) 
     let rss_kib = peak_rss_kib(server.pid);
     drop(server); // SIGKILL: what was acknowledged must be in the database.
     let db = rusqlite::Connection::open(database_path(data)).unwrap();
-    let count = |table: &str| -> u64 {
-        db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
-    };
-    let (stored, samples) = (count("uploads"), count("samples"));
+    let count = |sql: &str| -> u64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let stored = count("SELECT COUNT(*) FROM uploads");
+    let samples = count("SELECT COALESCE(SUM(samples), 0) FROM blocks");
     Real {
         wrk,
         stored,

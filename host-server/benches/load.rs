@@ -28,7 +28,10 @@ pub fn prepare(store_url: &str, uploads: &Path, prefix: &str, devices: usize, pe
     std::fs::create_dir_all(uploads).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let store = open_store(store_url, StoreOptions::command()).unwrap();
-    let start_ms = 1_763_884_800_000u64;
+    // Dated so the last upload is a minute old: inside the server's time
+    // window (older samples fail `time_out_of_window` and store nothing).
+    let now_ms = solarwire_server::clock::now_ms();
+    let start_ms = now_ms - now_ms % 15_000 - per_device * 15_000 - 60_000;
     for d in 0..devices {
         let id = format!("{prefix}_{d:02}");
         let keys = solarwire_server::keys::generate(false).unwrap();

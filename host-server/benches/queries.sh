@@ -16,7 +16,7 @@ start=$(date +%s)
 "$bin" --data-dir "$dir" --log warn generate-history --devices "${DEVICES:-10}" \
   --days "${DAYS:-365}" --poll-interval "${POLL:-60}"
 bytes=$(du -b "$dir/solarwire.sqlite" | cut -f1)
-samples=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM samples").fetchone()[0])' "$dir/solarwire.sqlite")
+samples=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COALESCE(SUM(samples), 0) FROM blocks").fetchone()[0])' "$dir/solarwire.sqlite")
 echo "generated $samples samples in $(( $(date +%s) - start )) s; database $bytes bytes, $(( bytes / samples )) bytes per sample"
 echo "bench password 1" | "$bin" --data-dir "$dir" user add bench --role admin --password-stdin >/dev/null
 started=$(date +%s%N)

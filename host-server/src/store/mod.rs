@@ -7,7 +7,9 @@
 //!                                  + ManagementStore + ClientStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
-//!                          │  summaries, codec stats), telemetry::roll_up,
+//!                          │  summaries, codec stats), telemetry::RollupDelta
+//!                          │  and OpenRollups (rollups kept open between
+//!                          │  flushes), blocks (the telemetry block codec),
 //!                          │  access::judge_refresh
 //!                          ▼
 //!                        sqlite/   (open_store("sqlite://…"))
@@ -19,6 +21,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod blocks;
 pub mod clients;
 pub mod devices;
 pub mod firmware;

@@ -302,6 +302,144 @@ impl<K: Copy + Eq + Hash> RollupDelta<K> {
     }
 }
 
+impl<K: Copy + Eq + Hash> RollupDelta<K> {
+    /// Folds in what a later batch adds, with the arithmetic of storing it
+    /// ([`Aggregate::merged`]), so storing the sum equals storing each.
+    pub fn absorb(&mut self, later: &Self) {
+        for (key, b) in later.rows() {
+            match self.buckets.get_mut(&key) {
+                Some(mine) => {
+                    let merged = Aggregate::from_bucket(key.bucket_ms, mine).merged(&b, key.level);
+                    *mine = Bucket::default();
+                    mine.merge(&merged);
+                }
+                None => {
+                    let mut fresh = Bucket::default();
+                    fresh.merge(&b);
+                    self.buckets.insert(key, fresh);
+                }
+            }
+        }
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// Drops everything of `device` (a removed device).
+    pub fn forget(&mut self, device: K) {
+        self.buckets.retain(|k, _| k.device != device);
+    }
+
+    /// One series' buckets in `[from, to)`, oldest first.
+    pub fn series(
+        &self,
+        device: K,
+        register: u8,
+        level: Level,
+        (from, to): (u64, u64),
+    ) -> Vec<Aggregate> {
+        let mut out: Vec<Aggregate> = self
+            .rows()
+            .filter(|(k, _)| {
+                k.device == device
+                    && k.register == register
+                    && k.level == level
+                    && (from..to).contains(&k.bucket_ms)
+            })
+            .map(|(_, a)| a)
+            .collect();
+        out.sort_by_key(|a| a.bucket_ms);
+        out
+    }
+}
+
+/// Stored rollup rows of one series with the not-yet-stored part folded in
+/// (both oldest first), as storing it would.
+pub fn overlay(stored: Vec<Aggregate>, open: &[Aggregate], level: Level) -> Vec<Aggregate> {
+    let mut rows: BTreeMap<u64, Aggregate> = stored.into_iter().map(|a| (a.bucket_ms, a)).collect();
+    for a in open {
+        rows.entry(a.bucket_ms)
+            .and_modify(|s| *s = s.merged(a, level))
+            .or_insert(*a);
+    }
+    rows.into_values().collect()
+}
+
+/// The rollups a backend's writer keeps in memory between flushes, shared
+/// with its readers: what batches committed since the last flush, and the
+/// watermark that flush stored with its rows (the last raw block it rolled up).
+///
+/// A reader reads the stored rows and the stored watermark in one snapshot,
+/// then asks [`OpenRollups::unflushed`] with that watermark: the memory is
+/// folded in only when it starts exactly where the snapshot ends.
+pub struct OpenRollups<K> {
+    inner: std::sync::Mutex<(i64, RollupDelta<K>)>,
+}
+
+impl<K: Copy + Eq + Hash> OpenRollups<K> {
+    /// Nothing open yet, everything up to `watermark` stored.
+    pub fn new(max_gap_ms: u64, watermark: i64) -> Self {
+        Self {
+            inner: std::sync::Mutex::new((watermark, RollupDelta::new(max_gap_ms))),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (i64, RollupDelta<K>)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a committed batch's rollups.
+    pub fn absorb(&self, delta: &RollupDelta<K>) {
+        self.lock().1.absorb(delta);
+    }
+
+    /// The watermark of the last flush.
+    pub fn watermark(&self) -> i64 {
+        self.lock().0
+    }
+
+    /// What the next flush stores (empty when nothing is open).
+    pub fn rows(&self) -> Vec<(RollupKey<K>, Aggregate)> {
+        self.lock().1.rows().collect()
+    }
+
+    /// Records a committed flush of everything open, up to `watermark`.
+    pub fn flushed(&self, watermark: i64) {
+        let mut inner = self.lock();
+        let gap = inner.1.max_gap_ms;
+        *inner = (watermark, RollupDelta::new(gap));
+    }
+
+    /// Drops a removed device's open buckets.
+    pub fn forget(&self, device: K) {
+        self.lock().1.forget(device);
+    }
+
+    /// The open part of one series for a reader whose snapshot holds the
+    /// rows stored up to `watermark`: `None` when a flush committed after
+    /// that snapshot (read again), empty when the snapshot already holds it all.
+    pub fn unflushed(
+        &self,
+        watermark: i64,
+        device: K,
+        register: u8,
+        level: Level,
+        range: (u64, u64),
+    ) -> Option<Vec<Aggregate>> {
+        let inner = self.lock();
+        match inner.0.cmp(&watermark) {
+            std::cmp::Ordering::Equal => Some(inner.1.series(device, register, level, range)),
+            // The flush committed; its memory is about to be cleared.
+            std::cmp::Ordering::Less => Some(Vec::new()),
+            std::cmp::Ordering::Greater => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,10 +345,15 @@ pub fn db(data_dir: &Path) -> Db {
     }
 }
 
+/// Rows of `table`; for `samples`, the samples stored in blocks.
 pub fn count(data_dir: &Path, table: &str) -> i64 {
-    db(data_dir)
-        .i64(&format!("SELECT COUNT(*) FROM {table}"))
-        .unwrap()
+    let db = db(data_dir);
+    // SQLite stores samples in blocks; PostgreSQL one row per sample (so far).
+    let sql = match (table, &db) {
+        ("samples", Db::Sqlite(_)) => "SELECT COALESCE(SUM(samples), 0) FROM blocks".to_owned(),
+        _ => format!("SELECT COUNT(*) FROM {table}"),
+    };
+    db.i64(&sql).unwrap()
 }
 
 /// A plausible reading row for the default layout, varying with `i`.

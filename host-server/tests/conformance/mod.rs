@@ -74,6 +74,7 @@ macro_rules! conformance_suite {
             key_rotation_bumps_the_epoch,
             samples_are_read_back_in_order,
             retention_keeps_rollups,
+            blocks_across_retention,
             refresh_token_reuse_revokes_the_family,
             users_and_api_keys,
             alert_rules_and_alerts,
@@ -380,6 +381,63 @@ pub async fn retention_keeps_rollups(b: &Backend) {
         .await
         .unwrap();
     assert_eq!(hours, at_ingest[1]);
+}
+
+/// Every sample at or after a retention cutoff stays, whatever block it is
+/// stored in; `samples_deleted` counts exactly what history lost; rollups
+/// (open or stored) are untouched and the next upload continues them.
+pub async fn blocks_across_retention(b: &Backend) {
+    let store = &b.store;
+    assert!(store.add_device("D1", own_keys(1)).await.unwrap());
+    let mut d = Sender::new("D1");
+    // 8 uploads: 24 samples 5 s apart, the first two before T0's hour edge.
+    for n in 1..=8 {
+        stored(store.ingest(d.job(n, 1)).await);
+    }
+    let everything = HistoryQuery {
+        from_ms: 0,
+        to_ms: u64::MAX / 2,
+        limit: 1000,
+    };
+    let all = store.history("D1", everything).await.unwrap();
+    assert_eq!(all.len(), 24);
+    let horizon = T0 + Level::Day.ms();
+    let mut before = Vec::new();
+    for level in Level::ALL {
+        before.push(store.aggregates("D1", 9, level, 0, horizon).await.unwrap());
+    }
+    // A cutoff inside an upload (and inside whatever block holds it).
+    let cutoff = all[10].t_ms + 1;
+    let mut deleted = 0;
+    loop {
+        let step = store.retention_step(cutoff, 0).await.unwrap();
+        deleted += step.samples_deleted;
+        if !step.more {
+            break;
+        }
+    }
+    let kept = store.history("D1", everything).await.unwrap();
+    assert_eq!(deleted as usize, all.len() - kept.len());
+    assert!(kept.iter().all(|s| all.contains(s)), "nothing changed");
+    let newer: Vec<_> = all.iter().filter(|s| s.t_ms >= cutoff).collect();
+    assert_eq!(
+        kept[kept.len() - newer.len()..].iter().collect::<Vec<_>>(),
+        newer
+    );
+    for (level, rows) in Level::ALL.into_iter().zip(&before) {
+        let now = store.aggregates("D1", 9, level, 0, horizon).await.unwrap();
+        assert_eq!(&now, rows, "{level:?}");
+    }
+    let points = store.points("D1", 9, cutoff, horizon, 100).await.unwrap();
+    assert_eq!(points.len(), newer.len());
+    // The next upload's first segment starts at the last sample.
+    stored(store.ingest(d.job(9, 9)).await);
+    for level in Level::ALL {
+        let rows = store.aggregates("D1", 9, level, 0, horizon).await.unwrap();
+        assert_eq!(rows.iter().map(|a| a.count).sum::<u64>(), 27, "{level:?}");
+        let covered: u64 = rows.iter().map(|a| a.covered_ms).sum();
+        assert_eq!(covered, 26 * 5000, "{level:?}");
+    }
 }
 
 fn refresh(user: i64, hash: u8, now: u64) -> NewRefresh {

@@ -78,14 +78,14 @@ fn rotate(conn: &Connection, device: &str, keys: &DeviceKeys) -> Result<bool, St
     Ok(changed)
 }
 
-/// Deletes a device with its uploads and samples; `false` for an unknown device.
-fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
+/// Deletes a device with its uploads and sample blocks; its row id, `None` for an unknown device.
+fn remove(conn: &mut Connection, device: &str) -> Result<Option<i64>, StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(id) = row_id(&tx, device)? else {
-        return Ok(false);
+        return Ok(None);
     };
     for table in [
-        "samples",
+        "blocks",
         "uploads",
         "device_codecs",
         "aggregates_5m",
@@ -110,7 +110,7 @@ fn remove(conn: &mut Connection, device: &str) -> Result<bool, StoreError> {
     tx.execute("DELETE FROM devices WHERE id = ?1", [id])?;
     bump_epoch(&tx)?;
     tx.commit()?;
-    Ok(true)
+    Ok(Some(id))
 }
 
 /// Forgets a device's last nonce and decoding history; `false` for an unknown device.
@@ -396,7 +396,17 @@ impl DeviceStore for SqliteStore {
 
     fn remove_device(&self, device: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
         let device = device.to_owned();
-        self.admin(move |c, _| remove(c, &device))
+        let writer = self.writer.clone();
+        // On the writer, which also drops the device's open rollups.
+        Box::pin(async move {
+            writer
+                .run(move |c, rollups| {
+                    let removed = remove(c, &device)?;
+                    removed.inspect(|&id| rollups.forget(id));
+                    Ok(removed.is_some())
+                })
+                .await
+        })
     }
 
     fn devices(&self) -> BoxFuture<'_, Result<Vec<DeviceSummary>, StoreError>> {

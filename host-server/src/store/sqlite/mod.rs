@@ -6,13 +6,13 @@
 
 mod access;
 mod alerts;
+mod blocks;
 mod checkpoint;
 mod clients;
 mod devices;
 mod firmware;
 mod management;
 mod rollups;
-mod samples;
 mod schema;
 mod telemetry;
 mod writer;
@@ -25,6 +25,7 @@ use futures_util::future::BoxFuture;
 use rusqlite::Connection;
 
 use super::ingest::{IngestStore, UploadStats};
+use super::telemetry::OpenRollups;
 use super::{IngestError, IngestJob, IngestOutcome, StoreCounts, StoreError, StoreOptions};
 use crate::clock::Clock;
 
@@ -81,6 +82,8 @@ pub struct SqliteStore {
     _checkpoints: checkpoint::Alive,
     reads: Arc<ReadPool>,
     admin: Arc<Mutex<Connection>>,
+    /// The writer's rollup buckets not yet stored, folded into reads.
+    open_rollups: Arc<OpenRollups<i64>>,
     clock: Clock,
 }
 
@@ -94,10 +97,20 @@ impl SqliteStore {
         }
         let mut admin = schema::open(path, schema::Role::Write)?;
         schema::migrate(&mut admin)?;
-        rollups::backfill(&mut admin, options.ingest.max_gap_ms)?;
-        let writer_conn = schema::open(path, schema::Role::Write)?;
+        blocks::carry_samples(&mut admin)?;
+        rollups::backfill(&mut admin)?;
+        let mut writer_conn = schema::open(path, schema::Role::Write)?;
         checkpoint::take_over(&writer_conn)?;
-        let writer = writer::spawn(writer_conn, options.ingest, options.sink, options.telemetry)?;
+        let rollups =
+            rollups::RollupWriter::start(&mut writer_conn, path, options.ingest.max_gap_ms)?;
+        let open_rollups = rollups.shared();
+        let writer = writer::spawn(
+            writer_conn,
+            rollups,
+            options.ingest,
+            options.sink,
+            options.telemetry,
+        )?;
         let checkpoints: checkpoint::Alive = Arc::new(());
         checkpoint::spawn(path, Arc::downgrade(&checkpoints))?;
         Ok(Self {
@@ -108,6 +121,7 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
             }),
             admin: Arc::new(Mutex::new(admin)),
+            open_rollups,
             clock: options.clock,
         })
     }
@@ -159,7 +173,7 @@ impl IngestStore for SqliteStore {
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<StoreCounts, StoreError>> {
-        self.read(samples::counts)
+        self.read(blocks::counts)
     }
 
     fn upload_stats(

@@ -1,12 +1,23 @@
-//! Rollup rows (`aggregates_5m`, `aggregates_1h`, `aggregates_1d`): reads,
-//! the merge of a batch's delta, and the one-time roll-up of samples stored
+//! Rollup rows (`aggregates_5m`, `aggregates_1h`, `aggregates_1d`): the
+//! writer's open buckets, kept in memory and flushed in their own short
+//! transactions with a watermark (the last block they hold), their rebuild
+//! from the blocks past the watermark after a crash, reads that fold the
+//! open buckets in, and the one-time preparation of databases written
 //! before rollups were kept at ingest.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use super::samples::decode_registers;
 use crate::store::StoreError;
-use crate::store::telemetry::{Aggregate, Level, RollupDelta, RollupTails};
+use crate::store::ingest::IngestBatch;
+use crate::store::telemetry::{
+    Aggregate, Level, OpenRollups, RollupDelta, RollupKey, RollupTails, overlay,
+};
 
 /// The table of a level.
 pub(super) fn table(level: Level) -> &'static str {
@@ -97,10 +108,13 @@ pub(super) fn read(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Folds a batch's delta into the stored rows (the arithmetic is
+/// Folds rollup rows into the stored rows (the arithmetic is
 /// [`Aggregate::merged`], the same for every backend).
-pub(super) fn merge(tx: &Transaction<'_>, delta: &RollupDelta<i64>) -> Result<(), StoreError> {
-    for (key, more) in delta.rows() {
+pub(super) fn merge(
+    tx: &Transaction<'_>,
+    rows: impl IntoIterator<Item = (RollupKey<i64>, Aggregate)>,
+) -> Result<(), StoreError> {
+    for (key, more) in rows {
         let name = table(key.level);
         let stored = tx
             .prepare_cached(&format!(
@@ -115,13 +129,286 @@ pub(super) fn merge(tx: &Transaction<'_>, delta: &RollupDelta<i64>) -> Result<()
     Ok(())
 }
 
-/// Samples rolled per merge during the backfill (bounds its memory).
-const BACKFILL_CHUNK: usize = 50_000;
+/// The stored rollup watermark: the last block the stored rows hold.
+pub(super) fn watermark(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT value FROM meta WHERE key = 'rollup_watermark'",
+        [],
+        |r| r.get(0),
+    )?)
+}
 
-/// Rolls every stored sample into the rollups once, for databases written
-/// before rollups were kept at ingest: 5-minute rows that retention made
-/// earlier also feed the hourly and daily tables. One transaction.
-pub(super) fn backfill(conn: &mut Connection, max_gap_ms: u64) -> Result<(), StoreError> {
+/// Stores rollup rows, each device's tails and the watermark they reach, in one transaction.
+fn store(
+    conn: &mut Connection,
+    rows: Vec<(RollupKey<i64>, Aggregate)>,
+    tails: &HashMap<i64, RollupTails>,
+    watermark: i64,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    merge(&tx, rows)?;
+    let mut update = tx.prepare_cached("UPDATE devices SET rollup_tail = ?2 WHERE id = ?1")?;
+    for (device, t) in tails {
+        update.execute(params![device, t.to_bytes()])?;
+    }
+    drop(update);
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'rollup_watermark'",
+        [watermark],
+    )?;
+    tx.execute("DELETE FROM blocks_rolled WHERE id <= ?1", [watermark])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A device's stored tails (its last values as of the watermark).
+fn stored_tails(conn: &Connection, device: i64) -> Result<RollupTails, StoreError> {
+    let bytes: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT rollup_tail FROM devices WHERE id = ?1")?
+        .query_row([device], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(bytes
+        .map(|b| RollupTails::from_bytes(&b))
+        .unwrap_or_default())
+}
+
+/// Blocks rolled up per transaction when rebuilding (bounds its memory).
+const REBUILD_CHUNK: usize = 5_000;
+
+/// Rolls the blocks past the stored watermark into the stored rows (what
+/// the writer had not flushed when it stopped), in bounded transactions,
+/// exactly as ingest did: blocks in commit order, from each device's tails
+/// as of the watermark. Returns the new watermark.
+fn rebuild(conn: &mut Connection, max_gap_ms: u64) -> Result<i64, StoreError> {
+    let mut mark = watermark(conn)?;
+    let mut rebuilt = 0usize;
+    loop {
+        let chunk = super::blocks::after(conn, mark, REBUILD_CHUNK)?;
+        let Some(&(last, _, _)) = chunk.last() else {
+            break;
+        };
+        let mut tails: HashMap<i64, RollupTails> = HashMap::new();
+        let mut delta = RollupDelta::new(max_gap_ms);
+        for (_, device, samples) in &chunk {
+            if !tails.contains_key(device) {
+                tails.insert(*device, stored_tails(conn, *device)?);
+            }
+            let t = tails.entry(*device).or_default();
+            for s in samples {
+                delta.add(*device, t, s.t_ms, &s.registers);
+            }
+        }
+        rebuilt += chunk.len();
+        store(conn, delta.rows().collect(), &tails, last)?;
+        mark = last;
+    }
+    if rebuilt > 0 {
+        tracing::info!(
+            blocks = rebuilt,
+            "rollups rebuilt from the blocks past the watermark"
+        );
+    }
+    Ok(mark)
+}
+
+/// How long a store waits for the rollup lease a closing store still holds.
+const LEASE_WAIT: Duration = Duration::from_millis(500);
+
+/// The lease of the one writer that keeps rollups open in memory: an
+/// exclusive lock on `PATH-rollups.lock`, held while the writer lives (the
+/// system frees it when a process dies). `None` when another writer holds it.
+fn lease(path: &Path) -> Result<Option<File>, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-rollups.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| StoreError::new(format!("cannot open the rollup lease: {e}")))?;
+    let until = Instant::now() + LEASE_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::new(format!(
+                    "cannot take the rollup lease: {e}"
+                )));
+            }
+        }
+    }
+}
+
+/// Open rollup buckets are flushed at least this often.
+pub(super) const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// ... or once this many buckets are open.
+const FLUSH_ROWS: usize = 50_000;
+
+/// The writer's rollups: what committed batches added since the last flush
+/// (shared with readers), each active device's tails, and block numbering.
+///
+/// Only the writer holding the lease keeps buckets open (and rebuilds them
+/// after a crash); a second writer on the same database (a CLI command
+/// while the server runs) stores its rollups in each commit instead and
+/// lists its blocks in `blocks_rolled` so no rebuild counts them again.
+pub(super) struct RollupWriter {
+    lease: Option<File>,
+    open: Arc<OpenRollups<i64>>,
+    tails: HashMap<i64, RollupTails>,
+    /// The last block committed.
+    last_block: i64,
+    open_rows: usize,
+    flushed_at: Instant,
+}
+
+impl RollupWriter {
+    /// Takes the lease when free and rebuilds what a previous writer left
+    /// unflushed, then starts empty.
+    pub(super) fn start(
+        conn: &mut Connection,
+        path: &Path,
+        max_gap_ms: u64,
+    ) -> Result<Self, StoreError> {
+        let lease = lease(path)?;
+        let mark = if lease.is_some() {
+            rebuild(conn, max_gap_ms)?
+        } else {
+            watermark(conn)?
+        };
+        let last: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM blocks", [], |r| r.get(0))?;
+        Ok(Self {
+            lease,
+            open: Arc::new(OpenRollups::new(max_gap_ms, mark)),
+            tails: HashMap::new(),
+            last_block: last.max(mark),
+            open_rows: 0,
+            flushed_at: Instant::now(),
+        })
+    }
+
+    /// What readers fold into the stored rows.
+    pub(super) fn shared(&self) -> Arc<OpenRollups<i64>> {
+        self.open.clone()
+    }
+
+    /// The id the next block gets: past every stored block and the
+    /// watermark (another writer may have added blocks).
+    pub(super) fn next_block(&self, tx: &Transaction<'_>) -> Result<i64, StoreError> {
+        let stored: i64 = tx.query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM blocks), 0),
+                        (SELECT value FROM meta WHERE key = 'rollup_watermark'))",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(stored.max(self.last_block) + 1)
+    }
+
+    /// Inside a batch's transaction, before its commit: without the lease,
+    /// stores the batch's rollups and tails and lists `blocks` as rolled up.
+    pub(super) fn in_commit(
+        &self,
+        tx: &Transaction<'_>,
+        batch: &IngestBatch<i64>,
+        blocks: std::ops::Range<i64>,
+    ) -> Result<(), StoreError> {
+        if self.lease.is_some() {
+            return Ok(());
+        }
+        merge(tx, batch.rollups().rows())?;
+        let mut tails = tx.prepare_cached("UPDATE devices SET rollup_tail = ?2 WHERE id = ?1")?;
+        for d in batch.devices() {
+            tails.execute(params![d.key, d.ledger.tails.to_bytes()])?;
+        }
+        let mut rolled = tx.prepare_cached("INSERT INTO blocks_rolled (id) VALUES (?1)")?;
+        for id in blocks {
+            rolled.execute([id])?;
+        }
+        Ok(())
+    }
+
+    /// A device's current tails, when newer than the stored ones.
+    pub(super) fn tails(&self, device: i64) -> Option<&RollupTails> {
+        self.tails.get(&device)
+    }
+
+    /// Takes in a committed batch whose last block is `last_block`.
+    pub(super) fn committed(&mut self, batch: &IngestBatch<i64>, last_block: i64) {
+        self.last_block = self.last_block.max(last_block);
+        if self.lease.is_none() {
+            return;
+        }
+        for d in batch.devices() {
+            self.tails.insert(d.key, d.ledger.tails.clone());
+        }
+        self.open.absorb(batch.rollups());
+        self.open_rows += batch.rollups().rows().count();
+    }
+
+    /// Whether a flush is due.
+    pub(super) fn due(&self) -> bool {
+        self.open_rows >= FLUSH_ROWS
+            || (self.flushed_at.elapsed() >= FLUSH_EVERY && self.last_block > self.open.watermark())
+    }
+
+    /// Stores everything open with the watermark it reaches (one short transaction).
+    pub(super) fn flush(&mut self, conn: &mut Connection) -> Result<(), StoreError> {
+        self.flushed_at = Instant::now();
+        if self.lease.is_none() || self.last_block == self.open.watermark() {
+            return Ok(());
+        }
+        store(conn, self.open.rows(), &self.tails, self.last_block)?;
+        self.open.flushed(self.last_block);
+        self.tails.clear();
+        self.open_rows = 0;
+        Ok(())
+    }
+
+    /// Forgets a removed device.
+    pub(super) fn forget(&mut self, device: i64) {
+        self.tails.remove(&device);
+        self.open.forget(device);
+    }
+}
+
+/// Rollups of one register of a device at `level`, buckets in `[from, to)`,
+/// with the writer's open buckets folded in.
+pub(super) fn read_with_open(
+    conn: &Connection,
+    open: &OpenRollups<i64>,
+    device: &str,
+    register: u8,
+    level: Level,
+    range: (u64, u64),
+) -> Result<Vec<Aggregate>, StoreError> {
+    loop {
+        let tx = conn.unchecked_transaction()?;
+        let Some(key) = tx
+            .prepare_cached("SELECT id FROM devices WHERE device_id = ?1")?
+            .query_row([device], |r| r.get::<_, i64>(0))
+            .optional()?
+        else {
+            return Ok(Vec::new());
+        };
+        let mark = watermark(&tx)?;
+        let stored = read(&tx, device, register, level, range)?;
+        tx.finish()?;
+        if let Some(unflushed) = open.unflushed(mark, key, register, level, range) {
+            return Ok(overlay(stored, &unflushed, level));
+        }
+    }
+}
+
+/// Prepares a database written before rollups were kept at ingest: the
+/// 5-minute rows retention made earlier also feed the hourly and daily
+/// tables, and every block is marked not yet rolled up (the writer's start
+/// then rolls them all up). Once.
+pub(super) fn backfill(conn: &mut Connection) -> Result<(), StoreError> {
     let done: i64 = conn.query_row(
         "SELECT value FROM meta WHERE key = 'rollups_backfilled'",
         [],
@@ -131,44 +418,11 @@ pub(super) fn backfill(conn: &mut Connection, max_gap_ms: u64) -> Result<(), Sto
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let samples: u64 = tx.query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))?;
-    if samples > 0 {
-        tracing::info!(
-            samples,
-            "rolling up the samples stored before rollups were kept"
-        );
-    }
     coarsen_old_rows(&tx)?;
-    let devices: Vec<i64> = tx
-        .prepare("SELECT id FROM devices ORDER BY id")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for device in devices {
-        let mut tails = RollupTails::default();
-        let mut delta = RollupDelta::new(max_gap_ms);
-        let mut pending = 0;
-        let mut stmt =
-            tx.prepare("SELECT t_ms, registers FROM samples WHERE device = ?1 ORDER BY t_ms")?;
-        let mut rows = stmt.query([device])?;
-        while let Some(r) = rows.next()? {
-            let registers = decode_registers(r.get_ref(1)?.as_blob().unwrap_or_default());
-            delta.add(device, &mut tails, r.get(0)?, &registers);
-            pending += 1;
-            if pending == BACKFILL_CHUNK {
-                merge(&tx, &delta)?;
-                delta = RollupDelta::new(max_gap_ms);
-                pending = 0;
-            }
-        }
-        merge(&tx, &delta)?;
-        tx.execute(
-            "UPDATE devices SET rollup_tail = ?2 WHERE id = ?1",
-            params![device, tails.to_bytes()],
-        )?;
-    }
-    tx.execute(
-        "UPDATE meta SET value = 1 WHERE key = 'rollups_backfilled'",
-        [],
+    tx.execute_batch(
+        "UPDATE devices SET rollup_tail = NULL;
+         UPDATE meta SET value = 0 WHERE key = 'rollup_watermark';
+         UPDATE meta SET value = 1 WHERE key = 'rollups_backfilled';",
     )?;
     tx.commit()?;
     Ok(())
@@ -203,13 +457,13 @@ fn coarsen_old_rows(tx: &Transaction<'_>) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{SqliteStore, samples, schema};
+    use super::super::{SqliteStore, schema};
     use super::*;
     use crate::store::StoreOptions;
 
     /// A database as the server before rollups wrote it (schema version 2):
     /// raw samples, and one 5-minute row retention made from older samples.
-    fn old_database(path: &std::path::Path) {
+    fn old_database(path: &Path) {
         let conn = schema::open(path, schema::Role::Write).unwrap();
         for sql in &schema::MIGRATIONS[..2] {
             conn.execute_batch(sql).unwrap();
@@ -220,8 +474,8 @@ mod tests {
             [],
         )
         .unwrap();
-        let mut blob = Vec::new();
-        samples::encode_registers(&[(9, 1000), (0, 2300)], &mut blob);
+        // Pac (id 9) 1000 W and Vac1 (id 0) 2300, as 3-byte entries.
+        let blob = [9u8, 0xe8, 0x03, 0, 0xfc, 0x08];
         for t_ms in [36_000_000, 36_005_000, 36_010_000] {
             conn.execute(
                 "INSERT INTO samples (device, t_ms, upload, packet, flags, registers)

@@ -4,11 +4,12 @@
 //! (up to a batch size), runs ONE immediate transaction in which the
 //! backend-neutral [`IngestBatch`] takes, per upload, the replay decision
 //! against the device's stored nonce and MAC and decodes with its stored
-//! stream state, while this module inserts the raw body and the samples,
-//! then writes back the devices' state, codec counters and rollups; it
+//! stream state, while this module inserts the upload row and its sample
+//! blocks, then writes back the devices' state and codec counters; it
 //! commits (WAL, `synchronous=FULL`), and only then answers each request.
 //! While one batch commits the next one queues, so one fsync serves many
-//! uploads.
+//! uploads. The batch's rollups go to the writer's open buckets in memory
+//! ([`RollupWriter`]), flushed in their own transactions every few seconds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,8 @@ use solarwire_core::envelope::Nonce;
 use solarwire_core::upload::Format;
 use tokio::sync::{mpsc, oneshot};
 
+use super::rollups::{FLUSH_EVERY, RollupWriter};
+use crate::store::blocks;
 use crate::store::ingest::{
     Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, duplicate_summary,
 };
@@ -33,9 +36,9 @@ pub(crate) struct Queued {
     answer: oneshot::Sender<Answer>,
 }
 
-/// Maintenance run on the writer's connection between batches (retention),
-/// so every write to the database goes through this one thread.
-type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Maintenance run on the writer's connection between batches (retention,
+/// device removal), with the writer's open rollups.
+type Task = Box<dyn FnOnce(&mut Connection, &mut RollupWriter) + Send>;
 
 /// What the writer thread is asked to do.
 pub(crate) enum Work {
@@ -43,6 +46,8 @@ pub(crate) enum Work {
     Upload(Queued),
     /// Run maintenance.
     Task(Task),
+    /// Flush the open rollups if due.
+    Tick,
 }
 
 /// The request side of the writer.
@@ -68,14 +73,15 @@ impl WriterHandle {
             .unwrap_or_else(|_| Err(IngestError::Unavailable("the writer has stopped".into())))
     }
 
-    /// Runs `f` on the writer's connection between batches and returns its result.
+    /// Runs `f` on the writer's connection and open rollups between
+    /// batches and returns its result.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Connection, &mut RollupWriter) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (answer, rx) = oneshot::channel();
-        let task: Task = Box::new(move |conn| {
-            let _ = answer.send(f(conn));
+        let task: Task = Box::new(move |conn, rollups| {
+            let _ = answer.send(f(conn, rollups));
         });
         let stopped = || StoreError::new("the writer has stopped");
         self.queue
@@ -91,9 +97,11 @@ impl WriterHandle {
     }
 }
 
-/// Starts the writer thread on its own connection.
+/// Starts the writer thread on its own connection with its rollups, and
+/// the ticker that has it flush them while uploads pause.
 pub(crate) fn spawn(
     conn: Connection,
+    rollups: RollupWriter,
     config: IngestConfig,
     sink: Option<CommitSink>,
     telemetry: Arc<Telemetry>,
@@ -103,13 +111,26 @@ pub(crate) fn spawn(
     let flag = healthy.clone();
     std::thread::Builder::new()
         .name("solarwire-writer".into())
-        .spawn(move || run(conn, rx, config, sink, &flag, &telemetry))
+        .spawn(move || run(conn, rollups, rx, config, sink, &flag, &telemetry))
         .map_err(|e| StoreError::new(format!("cannot start the writer thread: {e}")))?;
+    let ticks = queue.downgrade();
+    std::thread::Builder::new()
+        .name("solarwire-rollup-tick".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FLUSH_EVERY);
+                // Stops once the store is gone; a full queue flushes by itself.
+                let Some(queue) = ticks.upgrade() else { break };
+                let _ = queue.try_send(Work::Tick);
+            }
+        })
+        .map_err(|e| StoreError::new(format!("cannot start the rollup ticker: {e}")))?;
     Ok(WriterHandle { queue, healthy })
 }
 
 fn run(
     mut conn: Connection,
+    mut rollups: RollupWriter,
     mut rx: mpsc::Receiver<Work>,
     config: IngestConfig,
     sink: Option<CommitSink>,
@@ -122,49 +143,76 @@ fn run(
         match first {
             Work::Upload(queued) => batch.push(queued),
             Work::Task(t) => task = Some(t),
+            Work::Tick => {}
         }
         while batch.len() < config.batch && task.is_none() {
             match rx.try_recv() {
                 Ok(Work::Upload(next)) => batch.push(next),
                 Ok(Work::Task(t)) => task = Some(t),
+                Ok(Work::Tick) => {}
                 Err(_) => break,
             }
         }
-        if batch.is_empty() {
-            if let Some(task) = task.take() {
-                task(&mut conn);
-            }
-            continue;
-        }
-        let started = std::time::Instant::now();
-        let jobs: Vec<&IngestJob> = batch.iter().map(|q| &q.job).collect();
-        let result = commit_batch(&mut conn, &jobs, &config);
-        telemetry.batch_committed(batch.len(), started.elapsed(), result.is_ok());
-        match result {
-            Ok(results) => {
-                healthy.store(true, Ordering::Relaxed);
-                let wanted = sink.as_ref().filter(|s| (s.wanted)());
-                for (queued, (answer, committed)) in batch.drain(..).zip(results) {
-                    let _ = queued.answer.send(answer);
-                    if let (Some(sink), Some(committed)) = (wanted, committed)
-                        && sink.events.try_send(committed).is_err()
-                    {
-                        telemetry.live_dropped();
-                    }
-                }
-            }
-            Err(e) => {
-                healthy.store(false, Ordering::Relaxed);
-                tracing::error!(error = %e, uploads = batch.len(), "batch not committed");
-                for queued in batch.drain(..) {
-                    let _ = queued
-                        .answer
-                        .send(Err(IngestError::Unavailable(e.to_string())));
-                }
-            }
+        if !batch.is_empty() {
+            commit(
+                &mut conn,
+                &mut rollups,
+                &mut batch,
+                &config,
+                sink.as_ref(),
+                healthy,
+                telemetry,
+            );
         }
         if let Some(task) = task.take() {
-            task(&mut conn);
+            task(&mut conn, &mut rollups);
+        }
+        if rollups.due()
+            && let Err(e) = rollups.flush(&mut conn)
+        {
+            tracing::warn!(error = %e, "rollups not flushed; kept open");
+        }
+    }
+    if let Err(e) = rollups.flush(&mut conn) {
+        tracing::warn!(error = %e, "rollups not flushed at shutdown; rebuilt at the next start");
+    }
+}
+
+/// Commits one batch and answers its requests.
+fn commit(
+    conn: &mut Connection,
+    rollups: &mut RollupWriter,
+    batch: &mut Vec<Queued>,
+    config: &IngestConfig,
+    sink: Option<&CommitSink>,
+    healthy: &AtomicBool,
+    telemetry: &Telemetry,
+) {
+    let started = std::time::Instant::now();
+    let jobs: Vec<&IngestJob> = batch.iter().map(|q| &q.job).collect();
+    let result = commit_batch(conn, rollups, &jobs, config);
+    telemetry.batch_committed(batch.len(), started.elapsed(), result.is_ok());
+    match result {
+        Ok(results) => {
+            healthy.store(true, Ordering::Relaxed);
+            let wanted = sink.filter(|s| (s.wanted)());
+            for (queued, (answer, committed)) in batch.drain(..).zip(results) {
+                let _ = queued.answer.send(answer);
+                if let (Some(sink), Some(committed)) = (wanted, committed)
+                    && sink.events.try_send(committed).is_err()
+                {
+                    telemetry.live_dropped();
+                }
+            }
+        }
+        Err(e) => {
+            healthy.store(false, Ordering::Relaxed);
+            tracing::error!(error = %e, uploads = batch.len(), "batch not committed");
+            for queued in batch.drain(..) {
+                let _ = queued
+                    .answer
+                    .send(Err(IngestError::Unavailable(e.to_string())));
+            }
         }
     }
 }
@@ -172,21 +220,29 @@ fn run(
 type JobResult = (Answer, Option<Committed>);
 
 /// One immediate transaction: the backend-neutral rules decide, this
-/// function reads and writes the rows they ask for, then commits.
+/// function reads and writes the rows they ask for, then commits; the
+/// batch's rollups then join the open ones.
 fn commit_batch(
     conn: &mut Connection,
+    rollups: &mut RollupWriter,
     jobs: &[&IngestJob],
     config: &IngestConfig,
 ) -> Result<Vec<JobResult>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let max_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM uploads", [], |r| r.get(0))?;
     let mut next_upload_id = max_id + 1;
+    let first_block = rollups.next_block(&tx)?;
+    let mut next_block = first_block;
     let mut batch = IngestBatch::new(config);
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
         if !batch.knows(&job.device)
-            && let Some((id, ledger)) = load_device(&tx, job)?
+            && let Some((id, mut ledger)) = load_device(&tx, job)?
         {
+            // The stored tails are as of the last rollup flush.
+            if let Some(tails) = rollups.tails(id) {
+                ledger.tails = tails.clone();
+            }
             batch.load(&job.device, id, ledger);
         }
         let result = match batch.admit(job) {
@@ -204,7 +260,11 @@ fn commit_batch(
                 };
                 next_upload_id += 1;
                 insert_upload(&tx, job, &accepted)?;
-                insert_samples(&tx, job.received_ms, &accepted)?;
+                for block in blocks::split(&accepted.samples, job.received_ms) {
+                    let (device, upload) = (accepted.device, accepted.summary.upload_id);
+                    super::blocks::insert(&tx, next_block, device, upload, &block)?;
+                    next_block += 1;
+                }
                 let reply = Ok(IngestOutcome::Stored(accepted.summary.clone()));
                 (reply, Some(accepted.committed(job.received_ms)))
             }
@@ -212,7 +272,9 @@ fn commit_batch(
         results.push(result);
     }
     write_back(&tx, &batch)?;
+    rollups.in_commit(&tx, &batch, first_block..next_block)?;
     tx.commit()?;
+    rollups.committed(&batch, next_block - 1);
     Ok(results)
 }
 
@@ -286,37 +348,11 @@ fn insert_upload(
     Ok(())
 }
 
-fn insert_samples(
-    tx: &Transaction<'_>,
-    received_ms: u64,
-    accepted: &Accepted<i64>,
-) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO samples (device, t_ms, upload, packet, flags, registers)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut blob = Vec::new();
-    for s in &accepted.samples {
-        super::samples::encode_registers(&s.registers, &mut blob);
-        let flags = super::samples::flags(s.approximate, s.t_ms.is_some());
-        stmt.execute(params![
-            accepted.device,
-            s.t_ms.unwrap_or(received_ms),
-            accepted.summary.upload_id,
-            s.packet,
-            flags,
-            blob
-        ])?;
-    }
-    Ok(())
-}
-
 fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), StoreError> {
     let mut update = tx.prepare_cached(
         "UPDATE devices SET last_nonce = ?2, last_mac = ?3, stream_state = ?4,
             last_seen_ms = MAX(COALESCE(last_seen_ms, 0), COALESCE(?5, 0)),
-            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8,
-            rollup_tail = ?9
+            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8
          WHERE id = ?1",
     )?;
     for state in batch.devices() {
@@ -329,11 +365,9 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
             state.last_seen_ms,
             state.uploads,
             state.duplicates,
-            state.samples,
-            state.ledger.tails.to_bytes()
+            state.samples
         ])?;
     }
-    super::rollups::merge(tx, batch.rollups())?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO device_codecs (device, method, packets, failed, bytes, original_bytes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
