@@ -25,8 +25,8 @@ use warp::{Filter, Reply};
 
 use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
-    accounts, alerts, api, auth, dashboard, device_admin, devices, docs, fleet, ops, queries,
-    stats, ws,
+    accounts, alerts, auth, dashboard, device_admin, device_reads, docs, firmware_surface, fleet,
+    ops, queries, stats, ws,
 };
 
 /// Said on top of the document.
@@ -51,19 +51,19 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
 #[openapi(
     info(title = "solarwire", description = DESCRIPTION),
     paths(
-        devices::aggregated_upload,
-        devices::legacy_upload,
-        devices::register,
-        devices::last_nonce,
+        firmware_surface::aggregated_upload,
+        firmware_surface::legacy_upload,
+        firmware_surface::register,
+        firmware_surface::last_nonce,
         fleet::list,
         device_admin::add,
-        api::show,
+        device_reads::show,
         fleet::update,
         device_admin::remove,
         device_admin::rotate,
         device_admin::reset_nonce,
-        api::latest,
-        api::history,
+        device_reads::latest,
+        device_reads::history,
         queries::series_reply,
         queries::energy_reply,
         stats::device_stats,
