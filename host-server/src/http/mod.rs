@@ -3,7 +3,6 @@
 mod accounts;
 mod alerts;
 pub mod allow;
-mod api;
 mod auth;
 pub mod body;
 mod clients;
@@ -11,10 +10,11 @@ mod cloud;
 mod credentials;
 mod dashboard;
 mod device_admin;
-mod devices;
+mod device_reads;
 mod docs;
 pub mod error;
 pub mod error_codes;
+mod firmware_surface;
 mod fleet;
 pub mod framing;
 mod guard;
@@ -42,10 +42,10 @@ pub fn routes(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let cors = headers::Cors::new(&state.policy.cors_origins);
-    let routes = devices::routes(state)
+    let routes = firmware_surface::routes(state)
         .or(fleet::routes(state))
         .unify()
-        .or(api::routes(state))
+        .or(device_reads::routes(state))
         .unify()
         .or(queries::routes(state))
         .unify()

@@ -25,7 +25,8 @@ use warp::{Filter, Reply};
 
 use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
-    accounts, alerts, api, auth, clients, cloud, dashboard, device_admin, devices, docs, fleet,
+    accounts, alerts, auth, clients, cloud, dashboard, device_admin, device_reads, docs,
+    firmware_surface, fleet,
     ops, queries, stats, ws,
 };
 
@@ -51,19 +52,19 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
 #[openapi(
     info(title = "solarwire", description = DESCRIPTION),
     paths(
-        devices::aggregated_upload,
-        devices::legacy_upload,
-        devices::register,
-        devices::last_nonce,
+        firmware_surface::aggregated_upload,
+        firmware_surface::legacy_upload,
+        firmware_surface::register,
+        firmware_surface::last_nonce,
         fleet::list,
         device_admin::add,
-        api::show,
+        device_reads::show,
         fleet::update,
         device_admin::remove,
         device_admin::rotate,
         device_admin::reset_nonce,
-        api::latest,
-        api::history,
+        device_reads::latest,
+        device_reads::history,
         queries::series_reply,
         queries::energy_reply,
         stats::device_stats,
