@@ -45,4 +45,5 @@ pub mod serve;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod weather;
 pub mod wire_guard;

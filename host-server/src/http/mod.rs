@@ -25,6 +25,7 @@ pub mod peer;
 mod queries;
 mod segment;
 mod stats;
+mod weather;
 mod ws;
 
 use std::convert::Infallible;
@@ -49,6 +50,8 @@ pub fn routes(
         .or(queries::routes(state))
         .unify()
         .or(stats::routes(state))
+        .unify()
+        .or(weather::routes(state))
         .unify()
         .or(auth::routes(state))
         .unify()

@@ -26,7 +26,7 @@ use warp::{Filter, Reply};
 use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
     accounts, alerts, api, auth, clients, cloud, dashboard, device_admin, devices, docs, fleet,
-    ops, queries, stats, ws,
+    ops, queries, stats, weather, ws,
 };
 
 /// Said on top of the document.
@@ -68,6 +68,8 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         queries::energy_reply,
         stats::device_stats,
         stats::fleet_stats,
+        weather::external,
+        weather::compare,
         auth::login,
         auth::refresh,
         auth::logout,
