@@ -112,6 +112,10 @@ pub struct ReadingInfo {
     pub unit: String,
     /// Display text (`230.4V`).
     pub text: String,
+    /// A mode register's state name (`Charging`).
+    pub state: Option<String>,
+    /// A status word's set bits with their meaning.
+    pub flags: Vec<crate::registers::Bit>,
 }
 
 /// One sample with its readings.
@@ -344,11 +348,17 @@ fn inspect_packet(bytes: &[u8], out: &mut Inspection) {
     let result = codec::decode(bytes, &DecodeOptions::default());
     let (values, error, approximate) = match &result {
         Ok(d) => {
+            // A v2 packet says how its values split into registers and samples.
+            let shape = codec::v2::shape(bytes)
+                .ok()
+                .filter(|_| d.method == Method::CodecV2)
+                .map(|s| format!(" ({} register(s) × {} sample(s))", s.channels, s.samples))
+                .unwrap_or_default();
             out.stage(
                 "packet 0",
                 Status::Pass,
                 None,
-                format!("{} value(s), {}", d.values.len(), d.method.code()),
+                format!("{} value(s), {}{shape}", d.values.len(), d.method.code()),
             );
             (d.values.clone(), None, d.is_approximate())
         }
@@ -392,6 +402,8 @@ impl ReadingInfo {
                 value: None,
                 unit: String::new(),
                 text: raw.to_string(),
+                state: None,
+                flags: Vec::new(),
             },
         }
     }
@@ -406,6 +418,8 @@ impl From<Reading<'_>> for ReadingInfo {
             value: Some(reading.value.to_f64()),
             unit: reading.register.unit.clone(),
             text: reading.text(),
+            state: reading.register.state(reading.raw).map(String::from),
+            flags: reading.register.active_bits(reading.raw).cloned().collect(),
         }
     }
 }
@@ -433,6 +447,25 @@ mod tests {
     use crate::registers::Catalog;
 
     const UPLOAD: &str = r#"{"device_id":"ESP32_001","timestamp":1763884800,"data_type":"compressed_sensor_batch","total_samples":1,"sampling_interval":5,"register_mapping":{"0":"Vac1","1":"Iac1","2":"Ipv1","3":"Ipv2","4":"Temp","5":"Pac"},"compressed_data":[{"compressed_binary":"AQwSkAA0BHBFHES1kCA1BIBFHES8kBA1BIBGHFTE","decompression_metadata":{"method":"bitpack","register_count":6,"sample_count":3,"original_size_bytes":36,"compressed_size_bytes":30,"timestamp":2948203640,"register_layout":[0,1,5,6,7,9]}}]}"#;
+
+    #[test]
+    fn explains_a_codec_v2_packet() {
+        let catalog = Catalog::builtin();
+        let profile = catalog.default_profile().unwrap();
+        let packet = codec::v2::encode_to_vec(&[2300, 52, 2301, 53, 2303, 52], 2).unwrap();
+        let seen = inspect(&hex::encode(&packet), None, profile);
+        assert!(seen.ok(), "{:?}", seen.stages);
+        let stage = seen.stages.iter().find(|s| s.name == "packet 0").unwrap();
+        assert_eq!(
+            stage.message,
+            "6 value(s), codec_v2 (2 register(s) × 3 sample(s))"
+        );
+        assert_eq!(seen.packets[0].method, Some(Method::CodecV2));
+        assert_eq!(seen.packets[0].values, [2300, 52, 2301, 53, 2303, 52]);
+        // Cut short: the strict decoder says so.
+        let cut = inspect(&hex::encode(&packet[..packet.len() - 1]), None, profile);
+        assert!(!cut.ok());
+    }
 
     #[test]
     fn explains_a_sealed_upload_forgery_and_garbage() {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
-use solarwire_core::registers::{Kind, Register as CoreRegister};
+use solarwire_core::registers::{Bit, Kind, Register as CoreRegister};
 use solarwire_core::{Catalog, Profile, RegisterRef};
 
 use crate::errors::to_py_err;
@@ -15,6 +15,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProfile>()?;
     m.add_class::<Register>()?;
     m.add_class::<Reading>()?;
+    m.add_class::<Flag>()?;
     m.add_function(wrap_pyfunction!(registers, m)?)?;
     m.add_function(wrap_pyfunction!(convert_register, m)?)?;
     Ok(())
@@ -66,6 +67,13 @@ impl PyProfile {
     #[getter]
     fn description(&self) -> &str {
         &self.0.description
+    }
+
+    /// The kind of device (`inverter-logger`, `bess-rack`, `pcs`, `meter`,
+    /// `string-inverter`).
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.kind.code()
     }
 
     fn __repr__(&self) -> String {
@@ -169,12 +177,40 @@ pub(crate) struct Reading {
     value: f64,
     unit: String,
     text: String,
+    state: Option<String>,
+    flags: Vec<Flag>,
 }
 
 #[pymethods]
 impl Reading {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         repr::fields(slf, &["key", "raw", "value", "unit", "text"])
+    }
+}
+
+/// The meaning of a bit set in a status word.
+#[pyclass(module = "solarwire", frozen, get_all, eq)]
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Flag {
+    bit: u8,
+    name: String,
+    severity: &'static str,
+}
+
+impl From<&Bit> for Flag {
+    fn from(b: &Bit) -> Self {
+        Self {
+            bit: b.bit,
+            name: b.name.clone(),
+            severity: b.severity.code(),
+        }
+    }
+}
+
+#[pymethods]
+impl Flag {
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        repr::fields(slf, &["bit", "name", "severity"])
     }
 }
 
@@ -219,6 +255,8 @@ fn convert_register(
             value: reading.value.to_f64(),
             unit: r.unit.clone(),
             text: reading.text(),
+            state: r.state(reading.raw).map(String::from),
+            flags: r.active_bits(reading.raw).map(Flag::from).collect(),
         })
     })
 }

@@ -179,14 +179,17 @@ def run_register(v: Vector) -> Verdict:
 
     def reading() -> dict[str, Any]:
         r = sw.convert_register(register, raw, v.get("profile"))
-        return {"value": r.value, "unit": r.unit, "text": r.text}
+        flags = [{"bit": f.bit, "name": f.name, "severity": f.severity} for f in r.flags]
+        return {"value": r.value, "unit": r.unit, "text": r.text, "state": r.state, "flags": flags}
 
     return attempt(reading)
 
 
 def compare_register(want: Any, got: Any) -> str | None:
+    """`state` and `flags` are compared where the vector states them."""
     close = math.isclose(want["value"], got["value"], rel_tol=1e-9, abs_tol=0.0)
-    if close and want["unit"] == got["unit"] and want["text"] == got["text"]:
+    stated = all(want[k] == got[k] for k in ("state", "flags") if k in want)
+    if close and want["unit"] == got["unit"] and want["text"] == got["text"] and stated:
         return None
     return f"expected {want}, got {got}"
 

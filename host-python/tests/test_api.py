@@ -185,7 +185,15 @@ def test_seal_and_open_round_trip(keys: sw.Keys) -> None:
 
 
 def test_profiles_and_registers() -> None:
-    assert sw.Profile.builtin_names() == ["ecowatt-1.3", "legacy"]
+    assert sw.Profile.builtin_names() == [
+        "ecowatt-1.3",
+        "legacy",
+        "bess-rack-1",
+        "pcs-1",
+        "meter-3ph-1",
+        "string-inverter-1",
+    ]
+    assert [sw.Profile(n).kind for n in ("legacy", "pcs-1")] == ["inverter-logger", "pcs"]
     legacy = sw.Profile("legacy")
     assert sw.registers(legacy) == sw.registers("legacy")
     assert sw.convert_register("REG_VAC1", 2400, legacy).text == "240.0V"
@@ -195,6 +203,14 @@ def test_profiles_and_registers() -> None:
     )
     assert [r.kind for r in sw.registers(model)] == ["i16"]
     assert sw.convert_register(0, 65526, model).value == -1.0
+    fault = sw.convert_register("FaultStatus1", 0b1001, "pcs-1")
+    assert [(f.bit, f.name, f.severity) for f in fault.flags] == [
+        (0, "AC overcurrent", "fault"),
+        (3, "DC overvoltage", "fault"),
+    ]
+    assert fault.state is None
+    assert sw.convert_register("Mode", 1, "bess-rack-1").state == "Charging"
+    assert sw.convert_register("REG_VAC1", 2304).flags == []
     with pytest.raises(sw.UnitError) as invalid:
         sw.Profile.from_json("{}")
     assert invalid.value.code == "invalid_catalog"

@@ -8,6 +8,11 @@ use clap::Args;
 /// How the server runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// The database: `postgres://user@host/db` for PostgreSQL (several servers
+    /// can share it), `sqlite://PATH`; default the SQLite file in `--data-dir`.
+    #[arg(long, env = "SOLARWIRE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// Address and port to listen on.
     #[arg(long, env = "SOLARWIRE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -21,6 +26,20 @@ pub struct ServeArgs {
     /// MQTT broker to publish every stored upload to (`mqtt://host:port`).
     #[arg(long, env = "SOLARWIRE_MQTT_URL")]
     pub mqtt_url: Option<String>,
+
+    /// Subscribe to this MQTT topic filter on the `--mqtt-url` broker (QoS 1,
+    /// shared as `$share/solarwire/FILTER`) and ingest its
+    /// `{"device_id", "envelope"}` messages like HTTP uploads; answers go to
+    /// `solarwire/reply/{device_id}`.
+    #[arg(long, env = "SOLARWIRE_MQTT_INGEST", requires = "mqtt_url")]
+    pub mqtt_ingest: Option<String>,
+
+    /// MQTT client id of the ingest subscription: the broker keeps
+    /// unacknowledged messages under it across restarts, so it must stay
+    /// the same for one server and differ between servers (default: derived
+    /// from the host name and data directory).
+    #[arg(long, env = "SOLARWIRE_MQTT_CLIENT_ID", requires = "mqtt_ingest")]
+    pub mqtt_client_id: Option<String>,
 
     /// Also publish the legacy `ecowatt/data/{device_id}` message shape.
     #[arg(long, env = "SOLARWIRE_MQTT_COMPAT")]

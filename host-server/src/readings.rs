@@ -14,6 +14,7 @@ static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
         .cloned()
         .unwrap_or_else(|_| Profile {
             name: "empty".into(),
+            kind: Default::default(),
             description: String::new(),
             registers: Vec::new(),
         })

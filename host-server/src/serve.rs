@@ -35,7 +35,7 @@ use crate::mqtt::MqttPublisher;
 use crate::ratelimit::DeviceLimiter;
 use crate::store::ingest::{CommitSink, IngestConfig};
 use crate::store::sqlite::database_path;
-use crate::store::{StoreOptions, data_dir_url, open_store};
+use crate::store::{StoreOptions, open_store, store_url};
 use crate::telemetry::Telemetry;
 use crate::wire_guard::{FramingFlag, Guarded};
 
@@ -130,6 +130,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
             mqtt_enabled || listening.has_clients() || judged.load(Ordering::Relaxed)
         }),
     };
+    // Uploads other servers on a shared database committed: live streams only
+    // (each server judges alerts and publishes MQTT for its own uploads).
+    let (remote_events, remote_committed) = mpsc::channel(LIVE_QUEUE);
+    let watching = hub.clone();
+    let remote_sink = CommitSink {
+        events: remote_events,
+        wanted: Arc::new(move || watching.has_clients()),
+    };
     let limits = Limits {
         max_packets: args.max_packets,
         max_values: args.max_values,
@@ -143,10 +151,12 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
             max_gap_ms: u64::try_from(args.policy.energy_max_gap.as_millis()).unwrap_or(u64::MAX),
         },
         sink: Some(sink),
+        remote: Some(remote_sink),
         telemetry: telemetry.clone(),
         clock: crate::clock::Clock::system(),
     };
-    let store = open_store(&data_dir_url(data_dir), options)
+    let url = store_url(data_dir, args.database_url.as_deref());
+    let store = open_store(&url, options)
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
     let master = Arc::new(MasterKey::load(args.master_key.as_deref(), data_dir)?);
     let sealed = seal_clear_keys(store.as_ref(), &master)
@@ -170,6 +180,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         tokio::spawn(crate::alerts::watch(
             alerts.clone(),
             args.policy.alert_interval,
+        )),
+        tokio::spawn(fan_out(
+            remote_committed,
+            Outputs {
+                hub: hub.clone(),
+                mqtt: None,
+                mqtt_compat: false,
+            },
         )),
         tokio::spawn(fan_out(
             for_outputs,
@@ -223,6 +241,18 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
                 }
             }
         }));
+    }
+    if let (Some(url), Some(filter)) = (&args.mqtt_url, &args.mqtt_ingest) {
+        let client_id = args
+            .mqtt_client_id
+            .clone()
+            .unwrap_or_else(|| crate::mqtt_ingest::default_client_id(data_dir));
+        background.extend(crate::mqtt_ingest::start(
+            url,
+            filter,
+            client_id,
+            state.clone(),
+        )?);
     }
     background.push(tokio::spawn(crate::auth::upkeep(
         state.auth.clone(),

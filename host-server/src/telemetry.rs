@@ -43,6 +43,7 @@ pub struct Telemetry {
     mqtt_published: AtomicU64,
     mqtt_dropped: AtomicU64,
     mqtt_connected: AtomicBool,
+    mqtt_ingest_subscribed: AtomicBool,
     ws_clients: AtomicI64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     codecs: Mutex<BTreeMap<String, CodecCounters>>,
@@ -80,6 +81,7 @@ impl Telemetry {
             mqtt_published: AtomicU64::new(0),
             mqtt_dropped: AtomicU64::new(0),
             mqtt_connected: AtomicBool::new(false),
+            mqtt_ingest_subscribed: AtomicBool::new(false),
             ws_clients: AtomicI64::new(0),
             rejected: Mutex::new(BTreeMap::new()),
             codecs: Mutex::new(BTreeMap::new()),
@@ -148,6 +150,11 @@ impl Telemetry {
         self.mqtt_connected.store(up, Ordering::Relaxed);
     }
 
+    /// The MQTT ingest subscription was granted, or its connection dropped.
+    pub fn mqtt_ingest_subscribed(&self, up: bool) {
+        self.mqtt_ingest_subscribed.store(up, Ordering::Relaxed);
+    }
+
     /// A WebSocket client connected (+1) or left (−1).
     pub fn ws_clients(&self, delta: i64) {
         self.ws_clients.fetch_add(delta, Ordering::Relaxed);
@@ -172,6 +179,7 @@ impl Telemetry {
             rejected: self.rejected.lock().map(|r| r.clone()).unwrap_or_default(),
             codecs: self.codecs.lock().map(|c| c.clone()).unwrap_or_default(),
             mqtt_connected: self.mqtt_connected.load(Ordering::Relaxed),
+            mqtt_ingest_subscribed: self.mqtt_ingest_subscribed.load(Ordering::Relaxed),
             mqtt_published: load(&self.mqtt_published),
             mqtt_dropped: load(&self.mqtt_dropped),
             ws_clients: self.ws_clients.load(Ordering::Relaxed),
@@ -259,6 +267,8 @@ pub struct Snapshot {
     pub codecs: BTreeMap<String, CodecCounters>,
     /// Whether the MQTT broker is connected.
     pub mqtt_connected: bool,
+    /// Whether the MQTT ingest subscription is in place.
+    pub mqtt_ingest_subscribed: bool,
     /// MQTT messages queued for the broker.
     pub mqtt_published: u64,
     /// MQTT messages dropped (queue full).

@@ -22,7 +22,7 @@ fn record(
     Option<String>,
 ) {
     server
-        .db()
+        .sqlite()
         .query_row(
             "SELECT name, location, description, firmware_version FROM devices WHERE device_id = ?1",
             [id],
@@ -36,7 +36,7 @@ async fn only_the_firmware_version_of_a_known_device_changes() {
     let server = Server::start(&[]).await;
     server.add_device("ESP32_001");
     server
-        .db()
+        .sqlite()
         .execute(
             "UPDATE devices SET name = 'Roof', location = 'Barn' WHERE device_id = 'ESP32_001'",
             [],

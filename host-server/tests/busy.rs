@@ -18,7 +18,7 @@ async fn a_locked_database_is_busy_not_an_internal_error() {
             .send()
     };
     // Another process holds the write lock for longer than the busy timeout.
-    let holder = server.db();
+    let holder = server.sqlite();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let r = add().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

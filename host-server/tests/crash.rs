@@ -9,71 +9,16 @@ mod common;
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_solarwire");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::process::{BIN, ServerProcess, free_port};
 
 /// A random number from the OS-seeded hasher keys.
 fn random() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()
-}
-
-/// A server process, killed when dropped (also when an assertion fails).
-struct Server(Child);
-
-impl Server {
-    /// SIGKILL, as a crash.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn start_server(dir: &Path, port: u16) -> Server {
-    let server = Server(
-        Command::new(BIN)
-            .args([
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--log",
-                "warn",
-                "serve",
-            ])
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--device-rate",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    // Ready when it answers; the port may take a moment after a kill.
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("the server did not start on port {port}");
 }
 
 /// `device nonce upload_id` lines written by `simulate --acked-log`.
@@ -102,7 +47,7 @@ fn acknowledged_uploads_survive_sigkill() {
     let port = free_port();
     let mut last_acked: BTreeMap<String, u32> = BTreeMap::new();
     for round in 0..rounds {
-        let mut server = start_server(dir.path(), port);
+        let mut server = ServerProcess::start(dir.path(), port, &[]);
         let sim = Command::new(BIN)
             .args([
                 "--data-dir",
@@ -120,6 +65,7 @@ fn acknowledged_uploads_survive_sigkill() {
                 log.to_str().unwrap(),
             ])
             .arg("--json")
+            .envs(common::database_env(dir.path()))
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -128,7 +74,7 @@ fn acknowledged_uploads_survive_sigkill() {
         server.kill();
         // Stay down long enough that every simulated device notices.
         std::thread::sleep(Duration::from_millis(200));
-        let server = start_server(dir.path(), port);
+        let server = ServerProcess::start(dir.path(), port, &[]);
         let out = sim.wait_with_output().unwrap();
         assert!(out.status.success(), "simulate failed in round {round}");
         let text = String::from_utf8(out.stdout).unwrap();
@@ -143,27 +89,24 @@ fn acknowledged_uploads_survive_sigkill() {
         assert!(failed > 0, "the crash interrupted nothing: {summary}");
         drop(server);
 
-        let conn = common::db(dir.path());
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
+        let db = common::db(dir.path());
+        if let common::Db::Sqlite(path) = &db {
+            let check: String = rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(check, "ok");
+        }
         let all = acked(&log);
         assert!(!all.is_empty(), "nothing was acknowledged in round {round}");
         for (device, nonce, id) in &all {
-            let rows: Vec<i64> = conn
-                .prepare(
-                    "SELECT u.id FROM uploads u JOIN devices d ON d.id = u.device
-                     WHERE d.device_id = ?1 AND u.nonce = ?2",
-                )
-                .unwrap()
-                .query_map(rusqlite::params![device, nonce], |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let rows = db.i64s(&format!(
+                "SELECT u.id FROM uploads u JOIN devices d ON d.id = u.device
+                 WHERE d.device_id = '{device}' AND u.nonce = {nonce}"
+            ));
             assert_eq!(
                 rows,
-                vec![*id],
+                vec![Some(*id)],
                 "{device} nonce {nonce}: acknowledged, stored once"
             );
         }
@@ -182,12 +125,8 @@ fn acknowledged_uploads_survive_sigkill() {
             }
         }
         last_acked = newest;
-        let stored: i64 = conn
-            .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
-            .unwrap();
-        let counted: i64 = conn
-            .query_row("SELECT SUM(samples) FROM devices", [], |r| r.get(0))
-            .unwrap();
+        let stored = db.i64("SELECT COUNT(*) FROM samples");
+        let counted = db.i64("SELECT CAST(SUM(samples) AS BIGINT) FROM devices");
         assert_eq!(stored, counted, "sample rows match the device counters");
         eprintln!(
             "crash round {round}: killed after {kill_after:?}; simulate {summary}; {} uploads acknowledged so far, all stored once",

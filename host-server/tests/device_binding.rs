@@ -76,7 +76,7 @@ async fn a_per_device_key_upload_must_name_its_path_device() {
     let shared = solarwire_server::store::DeviceKeys {
         hmac: Some(
             server
-                .db()
+                .sqlite()
                 .query_row(
                     "SELECT hmac_key FROM devices WHERE device_id = 'DEV_A'",
                     [],

@@ -478,7 +478,7 @@ async fn a_full_write_queue_answers_503_at_once_and_stores_nothing_for_it() {
             "{id}"
         );
         let rows: i64 = server
-            .db()
+            .sqlite()
             .query_row(
                 "SELECT COUNT(*) FROM uploads u JOIN devices d ON u.device = d.id WHERE d.device_id = ?1",
                 [&id],

@@ -29,7 +29,7 @@ fn cli(dir: &Path, args: &[&str]) -> String {
 
 fn stored_key(server: &Server, id: &str) -> Vec<u8> {
     server
-        .db()
+        .sqlite()
         .query_row(
             "SELECT hmac_key FROM devices WHERE device_id = ?1",
             [id],
@@ -59,7 +59,7 @@ async fn device_keys_are_sealed_and_files_private() {
         "HMAC key in clear"
     );
     let aes: Option<Vec<u8>> = server
-        .db()
+        .sqlite()
         .query_row(
             "SELECT aes_key FROM devices WHERE device_id = 'ESP32_001'",
             [],

@@ -4,10 +4,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::broker::start_broker;
 use common::{Server, next_upload};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -147,50 +146,6 @@ async fn a_websocket_closes_when_its_key_is_revoked() {
     assert_eq!(u16::from(frame.code), 1008);
     assert!(frame.reason.contains("unauthorized"), "{}", frame.reason);
     server.stop().await;
-}
-
-fn mosquitto() -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("mosquitto"))
-        .find(|p| p.is_file())
-        .expect("mosquitto is not installed: run `just setup-services`")
-}
-
-/// A broker process, stopped when dropped.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_broker(dir: &std::path::Path, port: u16) -> Broker {
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-    )
-    .unwrap();
-    let child = Command::new(mosquitto())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let broker = Broker(child);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return broker;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("mosquitto did not start");
 }
 
 /// Subscribes to both topic families; messages arrive on the channel as (topic, JSON).

@@ -73,12 +73,9 @@ fn keys_of(v: &Value) -> Option<DeviceKeys> {
 
 fn set_last_nonce(data_dir: &Path, device: &str, v: &Value) {
     if let Some(n) = v["last_nonce"].as_u64() {
-        db(data_dir)
-            .execute(
-                "UPDATE devices SET last_nonce = ?2 WHERE device_id = ?1",
-                rusqlite::params![device, n],
-            )
-            .unwrap();
+        db(data_dir).execute(&format!(
+            "UPDATE devices SET last_nonce = {n} WHERE device_id = '{device}'"
+        ));
     }
 }
 
@@ -182,7 +179,7 @@ async fn every_upload_vector_is_stored_as_expected() {
         let want = expect["samples"].as_array().unwrap();
         assert_eq!(reply["samples"], want.len(), "{name}: {reply}");
         let stored: Vec<u8> = server
-            .db()
+            .sqlite()
             .query_row("SELECT body FROM uploads", [], |r| r.get(0))
             .unwrap();
         assert_eq!(stored, body.as_bytes(), "{name}: raw body kept");

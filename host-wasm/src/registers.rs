@@ -70,6 +70,7 @@ pub fn registers(
 #[derive(Serialize)]
 struct ProfileSummary<'a> {
     name: &'a str,
+    kind: &'static str,
     description: &'a str,
 }
 
@@ -81,6 +82,7 @@ pub fn profiles() -> Result<JsValue, JsValue> {
         .iter()
         .map(|p| ProfileSummary {
             name: &p.name,
+            kind: p.kind.code(),
             description: &p.description,
         })
         .collect();

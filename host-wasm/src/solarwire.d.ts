@@ -47,7 +47,8 @@ export type Method =
   | "semantic_rle"
   | "raw"
   | "legacy_temporal"
-  | "legacy_semantic_rle";
+  | "legacy_semantic_rle"
+  | "codec_v2";
 
 /** The encoders (default `smart`, the device's selection): `temporal` writes a base or a delta, as the device would. */
 export type EncodeMethod = "bit_packed" | "dictionary" | "semantic_rle" | "temporal" | "smart";
@@ -82,7 +83,24 @@ export interface Reading {
   unit: string;
   /** The display text with the register's decimals (`230.4V`). */
   text: string;
+  /** A mode register's state name (`Charging`), else `null`. */
+  state: string | null;
+  /** A status word's set bits with their meaning, in bit order. */
+  flags: Flag[];
 }
+
+/** How much a set status bit matters. */
+export type Severity = "info" | "warning" | "alarm" | "protection" | "fault";
+
+/** The meaning of one bit of a status word. */
+export interface Flag {
+  bit: number;
+  name: string;
+  severity: Severity;
+}
+
+/** What a profile's device is. */
+export type DeviceKind = "inverter-logger" | "bess-rack" | "pcs" | "meter" | "string-inverter";
 
 /** One entry of a register profile. */
 export interface Register {
@@ -98,11 +116,18 @@ export interface Register {
   decimals: number;
   kind: "u16" | "i16";
   writable: boolean;
+  /** Raw values that mean "not available". */
+  sentinels: number[];
+  /** A mode register's named values. */
+  states?: { value: number; name: string }[];
+  /** A status word's bit meanings. */
+  bits?: Flag[];
   description: string;
 }
 
 export interface ProfileSummary {
   name: string;
+  kind: DeviceKind;
   description: string;
 }
 

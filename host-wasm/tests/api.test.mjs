@@ -136,11 +136,23 @@ test("registers, profiles and conversions", () => {
     ["REG_VAC1", "V", -1, "u16"],
   );
   assert.deepEqual(
-    api.profiles().map((p) => p.name),
-    ["ecowatt-1.3", "legacy"],
+    api.profiles().map((p) => [p.name, p.kind]),
+    [
+      ["ecowatt-1.3", "inverter-logger"],
+      ["legacy", "inverter-logger"],
+      ["bess-rack-1", "bess-rack"],
+      ["pcs-1", "pcs"],
+      ["meter-3ph-1", "meter"],
+      ["string-inverter-1", "string-inverter"],
+    ],
   );
   const byName = api.convertRegister("vac1", 2304);
-  assert.deepEqual(byName, { id: 0, name: "Vac1", raw: 2304, value: 230.4, unit: "V", text: "230.4V" });
+  assert.deepEqual(byName, {
+    id: 0, name: "Vac1", raw: 2304, value: 230.4, unit: "V", text: "230.4V", state: null, flags: [],
+  });
+  const fault = api.convertRegister("FaultStatus1", 8, "pcs-1");
+  assert.deepEqual(fault.flags, [{ bit: 3, name: "DC overvoltage", severity: "fault" }]);
+  assert.equal(api.convertRegister("Mode", 2, "bess-rack-1").state, "Discharging");
   assert.deepEqual(api.convertRegister(0, 2304), byName);
   assert.equal(api.convertRegister(0, 2400, "legacy").text, "240.0V");
   throwsCoded(() => api.convertRegister(0, 65536), "UnitError", "out_of_range");

@@ -148,12 +148,14 @@ function makeSuites(api) {
         }
         return verdict(() => {
           const r = api.convertRegister(v.register, v.raw, profile);
-          return { value: r.value, unit: r.unit, text: r.text };
+          return { value: r.value, unit: r.unit, text: r.text, state: r.state, flags: r.flags };
         });
       },
+      // `state` and `flags` are compared where the vector states them.
       compare: (want, got) => {
         const close = Math.abs(want.value - got.value) <= 1e-9 * Math.max(Math.abs(want.value), Math.abs(got.value));
-        return close && want.unit === got.unit && want.text === got.text ? null : differ(want, got);
+        const stated = ["state", "flags"].every((k) => !(k in want) || equal(want[k], got[k]));
+        return close && want.unit === got.unit && want.text === got.text && stated ? null : differ(want, got);
       },
     },
     upload: {

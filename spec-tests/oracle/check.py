@@ -33,6 +33,7 @@ Needs `cryptography` (see requirements.txt):
 """
 import base64
 import binascii
+import decimal
 import hashlib
 import hmac
 import json
@@ -396,6 +397,8 @@ REGISTERS = [("Vac1", 10, "V", 1, 10, "V", 1), ("Iac1", 10, "A", 2, 100, "A", 2)
 
 def run_register(v):
     reg, raw, profile = v["register"], v["raw"], v.get("profile", "ecowatt-1.3")
+    if profile in PLANT_PROFILES:
+        return run_plant_register(PLANT_PROFILES[profile], reg, raw)
     if profile not in ("ecowatt-1.3", "legacy"):
         raise Reject("unknown_profile")
     if type(reg) is int:
@@ -417,9 +420,42 @@ def run_register(v):
     return {"value": value, "unit": unit, "text": f"{value:.{decimals}f}{unit}"}
 
 
+# The storage-plant profiles (issue 15) are defined only as data: their
+# tables come from the catalog; the reading of them is written here again.
+PLANT_PROFILES = {
+    p["name"]: p["registers"]
+    for p in json.loads((Path(__file__).resolve().parents[2] / "core" / "src" / "registers"
+                         / "catalog.json").read_text(encoding="utf-8"))["profiles"]
+    if p.get("kind", "inverter-logger") != "inverter-logger"
+}
+
+
+def run_plant_register(table, reg, raw):
+    if type(reg) is int:
+        found = [r for r in table if r["id"] == reg]
+    elif type(reg) is str:
+        found = [r for r in table if reg.upper() in (r["name"].upper(), r["key"].upper())]
+    else:
+        raise Bad(f"register {reg!r} is neither a name nor an id")
+    if not found:
+        raise Reject("unknown_register")
+    if type(raw) is not int or not 0 <= raw <= 65535:
+        raise Reject("out_of_range")
+    r = found[0]
+    signed = raw - 65536 if r["kind"] == "i16" and raw >= 32768 else raw
+    exact = decimal.Decimal(signed + r.get("offset", 0)).scaleb(r["scale"])
+    state = next((st["name"] for st in r.get("states", []) if st["value"] == raw), None)
+    word = 0 if raw in r.get("sentinels", []) else raw
+    flags = [b for b in r.get("bits", []) if word >> b["bit"] & 1]
+    return {"value": float(exact), "unit": r["unit"],
+            "text": f"{exact:.{r['decimals']}f}{r['unit']}", "state": state, "flags": flags}
+
+
 def register_equal(got, want):
-    return (set(want) == {"value", "unit", "text"} and got["unit"] == want["unit"]
-            and got["text"] == want["text"]
+    stated = set(want) - {"value", "unit", "text"}
+    return (stated <= {"state", "flags"} and {"value", "unit", "text"} <= set(want)
+            and all(got.get(k) == want[k] for k in stated)
+            and got["unit"] == want["unit"] and got["text"] == want["text"]
             and math.isclose(got["value"], want["value"], rel_tol=1e-9, abs_tol=1e-12))
 
 

@@ -65,17 +65,20 @@ pub enum Method {
     LegacyTemporal,
     /// `0xAD`: the original server's own run-length format.
     LegacySemanticRle,
+    /// `0xC2`: solarwire's predictive codec v2 (`docs/codec-v2.md`).
+    CodecV2,
 }
 
 impl Method {
     /// Every method, in marker order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Raw,
         Self::BitPacked,
         Self::SemanticRle,
         Self::TemporalBase,
         Self::TemporalDelta,
         Self::LegacySemanticRle,
+        Self::CodecV2,
         Self::Dictionary,
         Self::LegacyTemporal,
     ];
@@ -94,6 +97,7 @@ impl Method {
             0x00 => Self::Raw,
             0xDE => Self::LegacyTemporal,
             0xAD => Self::LegacySemanticRle,
+            v2::MARKER => Self::CodecV2,
             other => return Err(CodecError::UnknownMarker(other)),
         })
     }
@@ -109,6 +113,7 @@ impl Method {
             Self::Raw => "raw",
             Self::LegacyTemporal => "legacy_temporal",
             Self::LegacySemanticRle => "legacy_semantic_rle",
+            Self::CodecV2 => "codec_v2",
         }
     }
 
@@ -123,6 +128,7 @@ impl Method {
             Self::Dictionary => "dictionary",
             Self::TemporalBase | Self::TemporalDelta => "temporal",
             Self::SemanticRle => "semantic",
+            Self::CodecV2 => "codec_v2",
             _ => "bitpack",
         }
     }
@@ -231,8 +237,33 @@ pub(crate) fn decode_with(
         Method::Raw => decoded.values = raw::decode(&mut r, opts)?,
         Method::LegacyTemporal => decoded.values = legacy::decode_temporal(&mut r, opts)?,
         Method::LegacySemanticRle => decoded.values = legacy::decode_rle(&mut r, opts)?,
+        Method::CodecV2 => {
+            let packet = v2::decode(packet, opts)?;
+            check_v2_layout(packet.channels, opts.register_ids)?;
+            decoded.values = packet.values;
+        }
     }
     Ok(decoded)
+}
+
+/// A v2 packet's channels must line up with the register layout: the ids
+/// of its values repeat every `channels` values (a channel count that is a
+/// whole number of layouts is fine; anything else would shift registers).
+fn check_v2_layout(channels: usize, register_ids: Option<&[u8]>) -> Result<(), CodecError> {
+    let Some(ids) = register_ids else {
+        return Ok(());
+    };
+    let periodic = ids
+        .iter()
+        .zip(ids.iter().skip(channels))
+        .all(|(a, b)| a == b);
+    if periodic && ids.len().is_multiple_of(channels) {
+        Ok(())
+    } else {
+        Err(CodecError::BadHeader {
+            field: "channels (disagree with the register layout)",
+        })
+    }
 }
 
 /// Resolves the value count from the header byte and the caller's knowledge (F6).
@@ -281,5 +312,32 @@ mod tests {
             assert_eq!(Method::from_code(m.code()), Some(m));
         }
         assert_eq!(Method::from_marker(0xBF), Ok(Method::BitPacked));
+        assert_eq!(Method::from_marker(v2::MARKER), Ok(Method::CodecV2));
+    }
+
+    #[test]
+    fn v2_packets_decode_through_the_dispatch() {
+        let values = [230, 52, 231, 53, 233, 52];
+        let packet = v2::encode_to_vec(&values, 2).unwrap();
+        let ids = [0, 1, 0, 1, 0, 1];
+        let opts = DecodeOptions {
+            expected_count: Some(6),
+            register_ids: Some(&ids),
+            ..DecodeOptions::default()
+        };
+        let decoded = decode(&packet, &opts).unwrap();
+        assert_eq!(
+            (decoded.method, decoded.values),
+            (Method::CodecV2, values.to_vec())
+        );
+        // Three channels cannot carry a two-register layout.
+        let three = v2::encode_to_vec(&values, 3).unwrap();
+        assert_eq!(decode(&three, &opts).unwrap_err().code(), "bad_header");
+        // Another count than the metadata's: refused.
+        let opts = DecodeOptions {
+            expected_count: Some(4),
+            ..DecodeOptions::default()
+        };
+        assert!(decode(&packet, &opts).is_err());
     }
 }

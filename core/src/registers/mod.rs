@@ -2,8 +2,12 @@
 //!
 //! The catalog is data (`catalog.json`, embedded): one [`Profile`] per
 //! register table. `ecowatt-1.3` (the current firmware, the default) and
-//! `legacy` (the original `/process` server's conversions, F27) are built in;
-//! [`Profile::from_json`] loads another inverter model.
+//! `legacy` (the original `/process` server's conversions, F27) describe the
+//! EcoWatt logger; `bess-rack-1`, `pcs-1`, `meter-3ph-1` and
+//! `string-inverter-1` the units of a storage plant. A profile says its
+//! [`DeviceKind`]; a status word names the meaning and [`Severity`] of each
+//! bit ([`Register::active_bits`]) and a mode register its states
+//! ([`Register::state`]). [`Profile::from_json`] loads another model.
 
 mod decimal;
 
@@ -33,11 +37,99 @@ pub struct Catalog {
 pub struct Profile {
     /// The profile's name, e.g. `ecowatt-1.3`.
     pub name: String,
+    /// The kind of device the table belongs to.
+    #[serde(default)]
+    pub kind: DeviceKind,
     /// What the table describes.
     #[serde(default)]
     pub description: String,
     /// The registers, in id order.
     pub registers: Vec<Register>,
+}
+
+/// What a profile's device is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// An EcoWatt logger reading a PV inverter (the firmware's device).
+    #[default]
+    InverterLogger,
+    /// One battery rack of a BESS (its BAMS summary).
+    BessRack,
+    /// A power conversion system between batteries and the grid.
+    Pcs,
+    /// A three-phase meter.
+    Meter,
+    /// A string inverter with MPPT trackers.
+    StringInverter,
+}
+
+impl DeviceKind {
+    /// The kind's name in catalogs and APIs (`bess-rack`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InverterLogger => "inverter-logger",
+            Self::BessRack => "bess-rack",
+            Self::Pcs => "pcs",
+            Self::Meter => "meter",
+            Self::StringInverter => "string-inverter",
+        }
+    }
+}
+
+/// How much a set status bit matters (what an alert raised for it says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A state, not a problem (e.g. "Running").
+    Info,
+    /// Attention needed soon.
+    Warning,
+    /// A limit crossed; the unit still runs.
+    Alarm,
+    /// A protection tripped: the unit limited or stopped itself.
+    Protection,
+    /// A fault: the unit stopped.
+    Fault,
+}
+
+impl Severity {
+    /// The severity's name (`fault`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Alarm => "alarm",
+            Self::Protection => "protection",
+            Self::Fault => "fault",
+        }
+    }
+}
+
+/// The meaning of one bit of a status word.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub struct Bit {
+    /// The bit's position, 0 (least significant) to 15.
+    pub bit: u8,
+    /// What a set bit means ("DC overvoltage").
+    pub name: String,
+    /// How much it matters.
+    pub severity: Severity,
+}
+
+/// A named value of a mode register.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// The raw value.
+    pub value: u16,
+    /// Its name ("Charging").
+    pub name: String,
 }
 
 /// How a register's 16 bits are read.
@@ -82,6 +174,12 @@ pub struct Register {
     /// a measurement: stored as missing, never converted.
     #[serde(default)]
     pub sentinels: Vec<u16>,
+    /// For a mode register: the name of each raw value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<State>,
+    /// For a status word: the meaning of each bit that has one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bits: Vec<Bit>,
     /// What it measures.
     #[serde(default)]
     pub description: String,
@@ -204,7 +302,8 @@ impl Profile {
     ///
     /// # Errors
     /// `invalid_catalog` for bad JSON, duplicate ids or names, or scales and
-    /// decimals outside −9…9 and 0…9.
+    /// decimals outside −9…9 and 0…9, bits beyond 15, or a bit or state
+    /// named twice.
     pub fn from_json(text: &str) -> Result<Self, UnitError> {
         let profile: Self = serde_json::from_str(text).map_err(|_| UnitError::InvalidCatalog {
             reason: "not a profile object",
@@ -218,6 +317,16 @@ impl Profile {
             if !(-9..=9).contains(&r.scale) || r.decimals > 9 {
                 return Err(UnitError::InvalidCatalog {
                     reason: "scale or decimals out of range",
+                });
+            }
+            if r.bits.iter().any(|b| b.bit > 15) {
+                return Err(UnitError::InvalidCatalog {
+                    reason: "status bit beyond 15",
+                });
+            }
+            if twice(&r.bits, |b| b.bit) || twice(&r.states, |st| st.value) {
+                return Err(UnitError::InvalidCatalog {
+                    reason: "a status bit or state defined twice",
                 });
             }
             let later = self.registers.get(i + 1..).unwrap_or_default();
@@ -278,11 +387,37 @@ impl Profile {
     }
 }
 
+/// Whether two items share a key.
+fn twice<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> bool {
+    let mut rest = items.iter();
+    while let Some(a) = rest.next() {
+        if rest.clone().any(|b| key(a) == key(b)) {
+            return true;
+        }
+    }
+    false
+}
+
 impl Register {
     /// Whether `raw` means "not available" for this register (catalog
     /// field `sentinels`), rather than a measurement.
     pub fn is_sentinel(&self, raw: u16) -> bool {
         self.sentinels.contains(&raw)
+    }
+
+    /// The name of `raw` for a mode register (`None` for a value without one).
+    pub fn state(&self, raw: u16) -> Option<&str> {
+        self.states
+            .iter()
+            .find(|s| s.value == raw)
+            .map(|s| s.name.as_str())
+    }
+
+    /// The meanings of the bits set in `raw`, for a status word, in bit order
+    /// of the catalog. A sentinel sets none.
+    pub fn active_bits(&self, raw: u16) -> impl Iterator<Item = &Bit> {
+        let raw = if self.is_sentinel(raw) { 0 } else { raw };
+        self.bits.iter().filter(move |b| raw >> b.bit & 1 == 1)
     }
 
     /// Converts a raw wire value of this register.
@@ -305,15 +440,30 @@ impl Register {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn builtin_catalog_parses_and_validates() {
         let catalog = Catalog::builtin();
-        assert_eq!(catalog.profiles().len(), 2);
+        let kinds: Vec<_> = catalog.profiles().iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DeviceKind::InverterLogger,
+                DeviceKind::InverterLogger,
+                DeviceKind::BessRack,
+                DeviceKind::Pcs,
+                DeviceKind::Meter,
+                DeviceKind::StringInverter,
+            ]
+        );
         for p in catalog.profiles() {
             p.validate().unwrap();
-            assert_eq!(p.registers.len(), 10);
+            for (i, r) in p.registers.iter().enumerate() {
+                assert_eq!(usize::from(r.id), i, "{}: ids in order", p.name);
+            }
         }
+        assert_eq!(catalog.default_profile().unwrap().registers.len(), 10);
     }
 
     #[test]
@@ -343,6 +493,46 @@ mod tests {
         );
         let legacy = catalog.profile("legacy").unwrap();
         assert_eq!(legacy.measured(&[(9, 65535)]), [(9, 65535)]);
+    }
+
+    #[test]
+    fn status_words_and_modes_read_by_the_catalog() {
+        let catalog = Catalog::builtin();
+        let pcs = catalog.profile("pcs-1").unwrap();
+        let fault = pcs.lookup(RegisterRef::Name("FaultStatus1")).unwrap();
+        let set: Vec<_> = fault
+            .active_bits(0b1000_1000)
+            .map(|b| (b.bit, b.name.as_str(), b.severity))
+            .collect();
+        assert_eq!(
+            set,
+            [
+                (3, "DC overvoltage", Severity::Fault),
+                (7, "AC contactor failure", Severity::Fault)
+            ]
+        );
+        assert_eq!(fault.active_bits(0).count(), 0);
+        let rack = catalog.profile("bess-rack-1").unwrap();
+        let mode = rack.lookup(RegisterRef::Name("RACK_MODE")).unwrap();
+        assert_eq!(mode.state(1), Some("Charging"));
+        assert_eq!(mode.state(99), None);
+        let volts = rack.lookup(RegisterRef::Name("Voltage")).unwrap();
+        assert_eq!(volts.active_bits(0xFFFF).count(), 0);
+        let current = rack.convert(RegisterRef::Name("Current"), 0xFF9C).unwrap();
+        assert_eq!(current.text(), "-10.0A");
+    }
+
+    #[test]
+    fn bad_status_words_are_refused() {
+        let bit = |b: u8| format!(r#"{{"bit":{b},"name":"x","severity":"fault"}}"#);
+        let profile = |bits: &str| {
+            format!(
+                r#"{{"name":"w","registers":[{{"id":0,"name":"W","key":"W","addr":0,"unit":"","scale":0,"decimals":0,"kind":"u16","bits":[{bits}]}}]}}"#
+            )
+        };
+        assert!(Profile::from_json(&profile(&bit(15))).is_ok());
+        assert!(Profile::from_json(&profile(&bit(16))).is_err());
+        assert!(Profile::from_json(&profile(&format!("{},{}", bit(2), bit(2)))).is_err());
     }
 
     #[test]

@@ -30,6 +30,7 @@ __all__ = [
     "Profile",
     "Register",
     "Reading",
+    "Flag",
     "registers",
     "convert_register",
     "StreamState",
@@ -204,6 +205,9 @@ class Profile:
     def name(self) -> str: ...
     @property
     def description(self) -> str: ...
+    @property
+    def kind(self) -> Literal["inverter-logger", "bess-rack", "pcs", "meter", "string-inverter"]:
+        """The kind of device the table belongs to."""
     def __eq__(self, value: object, /) -> bool: ...
 
 @final
@@ -252,6 +256,24 @@ class Reading:
     def unit(self) -> str: ...
     @property
     def text(self) -> str: ...
+    @property
+    def state(self) -> str | None:
+        """A mode register's state name (`Charging`), else None."""
+    @property
+    def flags(self) -> list[Flag]:
+        """A status word's set bits with their meaning, in bit order."""
+    def __eq__(self, value: object, /) -> bool: ...
+
+@final
+class Flag:
+    """The meaning of a bit set in a status word."""
+
+    @property
+    def bit(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def severity(self) -> Literal["info", "warning", "alarm", "protection", "fault"]: ...
     def __eq__(self, value: object, /) -> bool: ...
 
 def registers(profile: _Profile = None) -> list[Register]:

@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::simulate::firmware::FirmwareDevice;
 use crate::simulate::inverter::Inverter;
 use crate::store::ingest::IngestConfig;
-use crate::store::{IngestJob, Store, StoreOptions, data_dir_url, open_store};
+use crate::store::{IngestJob, Store, StoreOptions, open_store};
 
 /// Registers sampled (the firmware's default selection).
 const LAYOUT: [u8; 6] = [0, 1, 5, 6, 7, 9];
@@ -57,7 +57,8 @@ pub(super) fn run(data_dir: &Path, args: &GenerateArgs) -> Result<(), String> {
             },
             ..StoreOptions::command()
         };
-        let store = open_store(&data_dir_url(data_dir), options).map_err(|e| e.to_string())?;
+        let store =
+            open_store(&super::command_store_url(data_dir), options).map_err(|e| e.to_string())?;
         let poll_ms = u64::from(args.poll_interval) * 1000;
         let end = now_ms() - now_ms() % poll_ms;
         let start = end - u64::from(args.days) * 86_400_000;

@@ -5,6 +5,7 @@ mod device;
 mod firmware;
 mod generate;
 mod simulate;
+mod site;
 mod tools;
 mod user;
 
@@ -71,12 +72,16 @@ pub enum Command {
     Client(client::ClientCommand),
     /// Store days of simulated fleet history (benchmarks, demos; server stopped).
     GenerateHistory(generate::GenerateArgs),
+    /// Storage-plant site files: a demo to start from, checks.
+    #[command(subcommand)]
+    Site(site::SiteCommand),
 }
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
+    let _ = DATABASE_URL.set(cli.serve.database_url.clone());
     let result = match cli.command {
         None => serve(cli.data_dir, cli.serve),
         Some(Command::Serve(args)) => serve(cli.data_dir, *args),
@@ -89,6 +94,7 @@ pub fn main() -> ExitCode {
         Some(Command::User(cmd)) => user::run(&cli.data_dir, cmd),
         Some(Command::Client(cmd)) => client::run(&cli.data_dir, cmd),
         Some(Command::GenerateHistory(args)) => generate::run(&cli.data_dir, &args),
+        Some(Command::Site(cmd)) => site::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,13 +114,28 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
-/// Opens the store of a data directory for a one-off command.
+/// `--database-url` (`SOLARWIRE_DATABASE_URL`) as given before the command,
+/// set once by [`main`] for the one-off commands.
+static DATABASE_URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// The store a one-off command uses: `--database-url`, else the data directory's.
+fn command_store_url(data_dir: &std::path::Path) -> String {
+    crate::store::store_url(data_dir, DATABASE_URL.get().and_then(Option::as_deref))
+}
+
+/// Opens the store of a data directory (or `--database-url`) for a one-off command.
 fn open_store(
     data_dir: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
-    let url = crate::store::data_dir_url(data_dir);
-    crate::store::open_store(&url, crate::store::StoreOptions::command())
-        .map_err(|e| format!("cannot open {url}: {e}"))
+    let url = command_store_url(data_dir);
+    crate::store::open_store(&url, crate::store::StoreOptions::command()).map_err(|e| {
+        let place = if crate::store::postgres::is_postgres_url(&url) {
+            "the PostgreSQL database"
+        } else {
+            url.as_str()
+        };
+        format!("cannot open {place}: {e}")
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -134,7 +155,13 @@ fn serve(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
         let running = crate::serve::start(&data_dir, &args).await?;
         let db = std::fs::canonicalize(&running.database).unwrap_or(running.database.clone());
         say(format_args!("solarwire {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr));
-        say(format_args!("data: {}", db.display()));
+        match args.database_url.as_deref() {
+            // The URL may hold a password: not printed.
+            Some(url) if crate::store::postgres::is_postgres_url(url) => {
+                say(format_args!("data: PostgreSQL (--database-url)"));
+            }
+            _ => say(format_args!("data: {}", db.display())),
+        }
         if running.fleet_mode {
             say(format_args!("fleet key mode: any device id with the fleet key is registered on its first valid upload"));
         }

@@ -143,6 +143,7 @@ async fn status(state: &AppState) -> Result<impl Reply, ApiError> {
         mqtt: MqttStatus {
             enabled: state.mqtt_enabled,
             connected: t.mqtt_connected,
+            ingest_subscribed: t.mqtt_ingest_subscribed,
             published: t.mqtt_published,
             dropped: t.mqtt_dropped,
         },
@@ -250,6 +251,8 @@ struct MqttStatus {
     enabled: bool,
     /// Whether it is connected.
     connected: bool,
+    /// Whether the `--mqtt-ingest` subscription is in place.
+    ingest_subscribed: bool,
     /// Messages queued for it.
     published: u64,
     /// Messages dropped (queue full).

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use solarwire_core::codec::{Method, TemporalState, encode_smart};
+use solarwire_core::codec::{Method, TemporalState, encode_smart, v2};
 use solarwire_core::envelope::{EnvelopeError, Keys, Nonce, SealOptions, seal};
 
 use crate::readings::profile;
@@ -24,8 +24,21 @@ pub struct FirmwareDevice {
     pub layout: Vec<u8>,
     /// The last nonce used.
     pub nonce: u32,
+    /// Which codec compresses its packets.
+    pub format: PacketFormat,
     keys: Keys,
     temporal: TemporalState,
+}
+
+/// The packet codec a simulated device uses (`simulate --format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PacketFormat {
+    /// The firmware's smart selection and temporal ring (v1 markers).
+    #[default]
+    V1,
+    /// solarwire's codec v2 (marker `0xC2`, `docs/codec-v2.md`), as a
+    /// device running the core sends it.
+    V2,
 }
 
 /// One compressed packet as its `compressed_data` element.
@@ -61,6 +74,7 @@ impl FirmwareDevice {
             id: id.into(),
             layout,
             nonce: FIRST_NONCE,
+            format: PacketFormat::V1,
             keys,
             temporal: TemporalState::new(),
         }
@@ -77,7 +91,13 @@ impl FirmwareDevice {
             .cycle()
             .take(values.len())
             .collect();
-        let bytes = encode_smart(&values, &ids, &mut self.temporal);
+        let bytes = match self.format {
+            PacketFormat::V1 => encode_smart(&values, &ids, &mut self.temporal),
+            // Beyond v2's 16 registers or 255 samples a device falls back to
+            // the firmware's selection.
+            PacketFormat::V2 => v2::encode_to_vec(&values, self.layout.len())
+                .unwrap_or_else(|_| encode_smart(&values, &ids, &mut self.temporal)),
+        };
         let method = bytes
             .first()
             .and_then(|&m| Method::from_marker(m).ok())

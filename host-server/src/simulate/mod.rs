@@ -85,6 +85,10 @@ pub struct SimulateArgs {
     /// How often each device checks for a firmware update (the firmware: 100 min).
     #[arg(long, default_value = "100m", value_parser = parse_duration)]
     pub ota_check_interval: Duration,
+    /// The packet codec: `v1`, the firmware's selection, or `v2`, codec v2
+    /// (sealed in the firmware's envelope).
+    #[arg(long, value_enum, default_value = "v1")]
+    pub format: firmware::PacketFormat,
     /// The firmware version the simulated devices start with.
     #[arg(long, default_value = "1.0.0")]
     pub firmware_version: String,
@@ -133,6 +137,10 @@ pub async fn run(
         ))),
         None => None,
     };
+    let mut devices = devices;
+    for device in &mut devices {
+        device.format = args.format;
+    }
     let per_device = args.uploads_per_device();
     let progress = ProgressBar::new(per_device * devices.len() as u64);
     progress.set_style(

@@ -10,7 +10,8 @@
 //!                          │  summaries, codec stats), telemetry::roll_up,
 //!                          │  access::judge_refresh
 //!                          ▼
-//!                        sqlite/ (open_store("sqlite://…"))
+//!                        sqlite/   (open_store("sqlite://…"))
+//!                        postgres/ (open_store("postgres://…"): many servers, one database)
 //! ```
 //!
 //! A backend is complete when it passes the conformance suite
@@ -24,6 +25,7 @@ pub mod firmware;
 pub mod ingest;
 pub mod management;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 pub mod telemetry;
 
@@ -81,6 +83,9 @@ pub struct StoreOptions {
     pub ingest: ingest::IngestConfig,
     /// Where committed uploads go (the server's live outputs).
     pub sink: Option<ingest::CommitSink>,
+    /// Where uploads committed by other servers on the same database go
+    /// (the live streams); only shared backends fill it.
+    pub remote: Option<ingest::CommitSink>,
     /// Counters.
     pub telemetry: Arc<Telemetry>,
     /// The time every stored timestamp comes from.
@@ -98,6 +103,7 @@ impl StoreOptions {
                 max_gap_ms: DEFAULT_MAX_GAP_MS,
             },
             sink: None,
+            remote: None,
             telemetry: Arc::new(Telemetry::new()),
             clock: Clock::system(),
         }
@@ -109,12 +115,22 @@ pub fn data_dir_url(data_dir: &Path) -> String {
     format!("sqlite://{}", sqlite::database_path(data_dir).display())
 }
 
+/// The store a server or command uses: `database_url` when given
+/// (`--database-url`), else the SQLite file in the data directory.
+pub fn store_url(data_dir: &Path, database_url: Option<&str>) -> String {
+    database_url.map_or_else(|| data_dir_url(data_dir), str::to_owned)
+}
+
 /// Opens (creating and migrating if needed) the store at `url`:
-/// `sqlite://PATH` (or `sqlite:PATH`) is the SQLite database file at PATH.
+/// `sqlite://PATH` (or `sqlite:PATH`) is the SQLite database file at PATH;
+/// `postgres://…` (or `postgresql://…`) a PostgreSQL database.
 ///
 /// # Errors
 /// An unknown scheme, or a database that cannot be opened or migrated.
 pub fn open_store(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if postgres::is_postgres_url(url) {
+        return Ok(Arc::new(postgres::PgStore::open(url, options)?));
+    }
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"));
@@ -124,7 +140,7 @@ pub fn open_store(url: &str, options: StoreOptions) -> Result<Arc<dyn Store>, St
             options,
         )?)),
         _ => Err(StoreError::new(format!(
-            "unsupported store URL {url:?} (expected sqlite://PATH)"
+            "unsupported store URL {url:?} (expected sqlite://PATH or postgres://…)"
         ))),
     }
 }

@@ -1,10 +1,15 @@
-//! A real server on 127.0.0.1:0 with a temporary SQLite file, and helpers.
+//! A real server on 127.0.0.1:0 with a temporary SQLite file, or a fresh
+//! PostgreSQL database when `SOLARWIRE_TEST_BACKEND=postgres` (the same
+//! test bodies on both backends), and helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod broker;
+pub mod postgres;
+pub mod process;
 pub mod raw;
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -17,7 +22,7 @@ use solarwire_server::serve::{Running, start};
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::store::access::{NewApiKey, Scope};
 use solarwire_server::store::sqlite::database_path;
-use solarwire_server::store::{DeviceKeys, Store, StoreOptions, data_dir_url, open_store};
+use solarwire_server::store::{DeviceKeys, Store, StoreOptions, open_store, store_url};
 use tempfile::TempDir;
 
 /// The firmware's default register layout (Vac1, Iac1, Ipv1, Ipv2, Temp, Pac).
@@ -55,7 +60,9 @@ impl Server {
     }
 
     pub async fn start_in(dir: TempDir, extra: &[&str]) -> Self {
-        let running = start(dir.path(), &serve_args(extra)).await.unwrap();
+        let mut args = serve_args(extra);
+        args.database_url = prepare_backend(dir.path());
+        let running = start(dir.path(), &args).await.unwrap();
         let key = add_api_key(dir.path(), Scope::Admin, None);
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-api-key", key.parse().unwrap());
@@ -86,10 +93,7 @@ impl Server {
 
     /// Adds a device with a fresh random key and returns a firmware for it.
     pub fn add_device(&self, id: &str) -> FirmwareDevice {
-        let keys = solarwire_server::keys::generate(false).unwrap();
-        let core = Keys::new(keys.hmac.as_ref().unwrap());
-        self.add_device_keys(id, keys);
-        FirmwareDevice::new(id, core, LAYOUT.to_vec())
+        add_device(self.dir.path(), id)
     }
 
     pub async fn post(&self, path: &str, body: impl Into<String>) -> (StatusCode, Value) {
@@ -130,8 +134,13 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    pub fn db(&self) -> rusqlite::Connection {
+    pub fn db(&self) -> Db {
         db(self.dir.path())
+    }
+
+    /// The SQLite file itself, for tests of SQLite's own behaviour.
+    pub fn sqlite(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(database_path(self.dir.path())).unwrap()
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -140,12 +149,10 @@ impl Server {
 
     pub fn last_nonce(&self, device: &str) -> Option<u32> {
         self.db()
-            .query_row(
-                "SELECT last_nonce FROM devices WHERE device_id = ?1",
-                [device],
-                |r| r.get(0),
-            )
-            .unwrap()
+            .i64(&format!(
+                "SELECT last_nonce FROM devices WHERE device_id = '{device}'"
+            ))
+            .map(|n| u32::try_from(n).unwrap())
     }
 }
 
@@ -156,7 +163,7 @@ where
     T: Send + 'static,
     F: Future<Output = T>,
 {
-    let url = data_dir_url(data_dir);
+    let url = store_url(data_dir, database_url(data_dir).as_deref());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -186,6 +193,14 @@ pub fn add_api_key(data_dir: &Path, scope: Scope, expires_ms: Option<u64>) -> St
     key
 }
 
+/// Adds a device with a fresh random key and returns a firmware for it.
+pub fn add_device(data_dir: &Path, id: &str) -> FirmwareDevice {
+    let keys = solarwire_server::keys::generate(false).unwrap();
+    let core = Keys::new(keys.hmac.as_ref().unwrap());
+    add_device_keys(data_dir, id, keys);
+    FirmwareDevice::new(id, core, LAYOUT.to_vec())
+}
+
 pub fn add_device_keys(data_dir: &Path, id: &str, keys: DeviceKeys) {
     let id = id.to_owned();
     assert!(on_store(data_dir, |store| async move {
@@ -193,13 +208,146 @@ pub fn add_device_keys(data_dir: &Path, id: &str, keys: DeviceKeys) {
     }));
 }
 
-pub fn db(data_dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(database_path(data_dir)).unwrap()
+/// Whether the tests run on PostgreSQL (`SOLARWIRE_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("SOLARWIRE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+fn url_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("database-url")
+}
+
+/// The `--database-url` of the server with this data directory, if any.
+pub fn database_url(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(url_file(data_dir)).ok()
+}
+
+/// A data directory whose servers and commands use a fresh PostgreSQL database.
+pub fn postgres_data_dir() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(url_file(dir.path()), postgres::fresh_database()).unwrap();
+    dir
+}
+
+/// On PostgreSQL, gives a data directory a fresh database (kept across
+/// restarts in the directory) and returns its URL; on SQLite, `None`.
+pub fn prepare_backend(data_dir: &Path) -> Option<String> {
+    if let Some(url) = database_url(data_dir) {
+        return Some(url);
+    }
+    if !on_postgres() {
+        return None;
+    }
+    let url = postgres::fresh_database();
+    std::fs::write(url_file(data_dir), &url).unwrap();
+    Some(url)
+}
+
+/// `SOLARWIRE_DATABASE_URL` for a `solarwire` process on this data directory.
+pub fn database_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    prepare_backend(data_dir)
+        .map(|url| ("SOLARWIRE_DATABASE_URL", url))
+        .into_iter()
+        .collect()
+}
+
+/// A test server's database, for checks in SQL both backends understand
+/// (no parameters: tests inline their constants).
+pub enum Db {
+    /// The SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database URL.
+    Postgres(String),
+}
+
+impl Db {
+    /// The first column of every row, as integers.
+    pub fn i64s(&self, sql: &str) -> Vec<Option<i64>> {
+        match self {
+            Self::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Self::Postgres(url) => pg_rows(url, sql, |r| r.get::<_, Option<i64>>(0)),
+        }
+    }
+
+    /// Runs a statement.
+    pub fn execute(&self, sql: &str) {
+        match self {
+            Self::Sqlite(path) => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            Self::Postgres(url) => {
+                pg_rows(url, sql, |_| ());
+            }
+        }
+    }
+
+    /// The first column of the first row, as an integer.
+    pub fn i64(&self, sql: &str) -> Option<i64> {
+        self.i64s(sql).into_iter().next().flatten()
+    }
+
+    /// The first column of the first row, as bytes.
+    pub fn bytes(&self, sql: &str) -> Option<Vec<u8>> {
+        match self {
+            Self::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Self::Postgres(url) => pg_rows(url, sql, |r| r.get::<_, Option<Vec<u8>>>(0))
+                .into_iter()
+                .next()
+                .flatten(),
+        }
+    }
+}
+
+/// Runs one query on a thread and runtime of its own.
+fn pg_rows<T: Send + 'static>(
+    url: &str,
+    sql: &str,
+    f: impl Fn(&tokio_postgres::Row) -> T + Send + 'static,
+) -> Vec<T> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let driver = tokio::spawn(connection);
+            let rows = client.query(sql.as_str(), &[]).await.unwrap();
+            drop(client);
+            let _ = driver.await;
+            rows.iter().map(f).collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+pub fn db(data_dir: &Path) -> Db {
+    match database_url(data_dir) {
+        Some(url) => Db::Postgres(url),
+        None => Db::Sqlite(database_path(data_dir)),
+    }
 }
 
 pub fn count(data_dir: &Path, table: &str) -> i64 {
     db(data_dir)
-        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .i64(&format!("SELECT COUNT(*) FROM {table}"))
         .unwrap()
 }
 

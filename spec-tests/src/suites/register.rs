@@ -1,6 +1,7 @@
 //! `register`: raw value to engineering units.
 
 use serde_json::{Value, json};
+use solarwire_core::inspect::ReadingInfo;
 use solarwire_core::registers::{Catalog, DEFAULT_PROFILE, RegisterRef};
 
 use super::{Suite, Verdict};
@@ -27,14 +28,24 @@ fn run(v: &Vector) -> Result<Verdict, FileError> {
         return Err(FileError::new("raw must be a number"));
     }
     Ok(match profile.convert(reference, raw) {
-        Ok(r) => Verdict::Ok(
-            json!({ "value": r.value.to_f64(), "unit": r.register.unit, "text": r.text() }),
-        ),
+        Ok(r) => {
+            let info = ReadingInfo::from(r);
+            let flags: Vec<Value> = info
+                .flags
+                .iter()
+                .map(|b| json!({ "bit": b.bit, "name": b.name, "severity": b.severity.code() }))
+                .collect();
+            Verdict::Ok(json!({
+                "value": info.value, "unit": info.unit, "text": info.text,
+                "state": info.state, "flags": flags,
+            }))
+        }
         Err(e) => Verdict::Error(e.code()),
     })
 }
 
-/// `value` within a relative tolerance of 1e-9; `unit` and `text` exactly.
+/// `value` within a relative tolerance of 1e-9; `unit` and `text` exactly;
+/// `state` and `flags` exactly where the vector states them.
 fn compare(want: &Value, got: &Value) -> Result<(), String> {
     let close = match (
         want.get("value").and_then(Value::as_f64),
@@ -43,7 +54,13 @@ fn compare(want: &Value, got: &Value) -> Result<(), String> {
         (Some(w), Some(g)) => (w - g).abs() <= 1e-9 * w.abs().max(g.abs()),
         _ => false,
     };
-    if close && want.get("unit") == got.get("unit") && want.get("text") == got.get("text") {
+    let stated = |k: &str| want.get(k).is_none_or(|w| Some(w) == got.get(k));
+    if close
+        && want.get("unit") == got.get("unit")
+        && want.get("text") == got.get("text")
+        && stated("state")
+        && stated("flags")
+    {
         Ok(())
     } else {
         Err(format!("expected {want}, got {got}"))
