@@ -4,8 +4,10 @@
 //! `tests/store_sqlite.rs`); a new backend is done when it passes them all.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod clients;
 pub mod management;
 
+pub use clients::*;
 pub use management::*;
 
 use std::any::Any;
@@ -82,6 +84,7 @@ macro_rules! conformance_suite {
             commands_dispatch_one_per_poll,
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
+            signed_clients_nonces_and_topics,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -16,6 +16,7 @@
 
 mod access;
 mod alerts;
+mod clients;
 mod devices;
 mod firmware;
 mod management;

@@ -7,7 +7,10 @@ use deadpool_postgres::Pool;
 use crate::store::StoreError;
 
 /// The migrations, in order. Never edit one that has shipped: append.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0002_api_clients.sql"),
+];
 
 /// The advisory lock key serialising migrations ("solarwir").
 const MIGRATION_LOCK: i64 = 0x736f_6c61_7277_6972;
