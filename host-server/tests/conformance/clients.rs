@@ -1,33 +1,30 @@
-//! Conformance bodies for signed API clients: records, revocation, nonces
-//! spent once (also under concurrency) and forgotten after their time,
-//! subscriptions.
+//! Signed API clients: records, nonces spent once, subscriptions.
+
+use std::sync::Arc;
 
 use solarwire_server::store::clients::NewApiClient;
 
-use super::{Backend, T0};
+use super::Backend;
 
-fn client(id: &str) -> NewApiClient {
+fn client(id: &str, key: u8) -> NewApiClient {
     NewApiClient {
-        client_id: id.to_owned(),
-        name: format!("client {id}"),
-        key: [7; 32],
-        created_by: "tests".into(),
+        client_id: id.into(),
+        name: format!("{id} report"),
+        key: [key; 32],
+        created_by: "ada".into(),
     }
 }
 
-pub async fn signed_clients_nonces_and_topics(b: &Backend) {
+pub async fn api_clients_and_their_nonces(b: &Backend) {
     let store = &b.store;
-    b.clock.set(T0);
-    let a = store.add_client(client("swc_a")).await.unwrap();
-    assert_eq!(
-        (a.client_id.as_str(), a.created_ms, a.revoked_ms),
-        ("swc_a", T0, None)
-    );
-    store.add_client(client("swc_b")).await.unwrap();
-    let (found, key) = store.client("swc_a").await.unwrap().unwrap();
-    assert_eq!((found, key), (a.clone(), [7; 32]));
+    let now = super::b_now(b);
+    let added = store.add_client(client("swc_a", 7)).await.unwrap();
+    assert_eq!((added.created_ms, added.revoked_ms), (now, None));
+    store.add_client(client("swc_b", 8)).await.unwrap();
+    let (found, key) = store.client("swc_a").await.unwrap().expect("stored");
+    assert_eq!((found, key), (added.clone(), [7; 32]));
     assert!(store.client("swc_none").await.unwrap().is_none());
-    let ids: Vec<String> = store
+    let ids: Vec<_> = store
         .clients()
         .await
         .unwrap()
@@ -36,38 +33,41 @@ pub async fn signed_clients_nonces_and_topics(b: &Backend) {
         .collect();
     assert_eq!(ids, ["swc_a", "swc_b"]);
 
-    // Eight requests with one nonce at once: one spends it.
-    let tries = (0..8).map(|_| store.spend_nonce("swc_a", "nonce-1", 60_000));
-    let wins = futures_util::future::join_all(tries)
-        .await
-        .into_iter()
-        .filter(|r| *r.as_ref().unwrap())
-        .count();
-    assert_eq!(wins, 1);
-    // Nonces are per client, and unknown clients spend none.
-    assert!(store.spend_nonce("swc_b", "nonce-1", 60_000).await.unwrap());
-    assert!(
-        !store
-            .spend_nonce("swc_none", "nonce-2", 60_000)
-            .await
-            .unwrap()
+    // A nonce is spent once, even when two requests race; unknown clients spend none.
+    let (s1, s2) = (Arc::clone(store), Arc::clone(store));
+    let (x, y) = tokio::join!(
+        tokio::spawn(async move { s1.spend_nonce("swc_a", "n-1", 600_000).await.unwrap() }),
+        tokio::spawn(async move { s2.spend_nonce("swc_a", "n-1", 600_000).await.unwrap() }),
     );
-    // Remembered while kept, forgotten after.
-    b.clock.set(T0 + 59_999);
-    assert!(!store.spend_nonce("swc_a", "nonce-1", 60_000).await.unwrap());
-    b.clock.set(T0 + 60_000);
-    assert!(store.spend_nonce("swc_a", "nonce-1", 60_000).await.unwrap());
+    assert_eq!(
+        u8::from(x.unwrap()) + u8::from(y.unwrap()),
+        1,
+        "one of two equal requests wins"
+    );
+    assert!(
+        store.spend_nonce("swc_b", "n-1", 600_000).await.unwrap(),
+        "nonces are per client"
+    );
+    assert!(!store.spend_nonce("swc_none", "n-2", 600_000).await.unwrap());
+    // Past its keep time a nonce is forgotten (the timestamp check refuses it by then).
+    b.clock.set(now + 600_001);
+    assert!(store.spend_nonce("swc_a", "n-1", 600_000).await.unwrap());
 
-    store.subscribe("swc_a", "D2").await.unwrap();
-    store.subscribe("swc_a", "D1").await.unwrap();
-    store.subscribe("swc_a", "D1").await.unwrap();
-    store.subscribe("swc_none", "D1").await.unwrap();
-    assert_eq!(store.subscriptions("swc_a").await.unwrap(), ["D1", "D2"]);
+    store.subscribe("swc_a", "inv-2").await.unwrap();
+    store.subscribe("swc_a", "inv-1").await.unwrap();
+    store.subscribe("swc_a", "inv-1").await.unwrap();
+    store.subscribe("swc_none", "inv-1").await.unwrap();
+    assert_eq!(
+        store.subscriptions("swc_a").await.unwrap(),
+        ["inv-1", "inv-2"]
+    );
     assert!(store.subscriptions("swc_b").await.unwrap().is_empty());
 
     assert!(store.revoke_client("swc_a").await.unwrap());
-    assert!(!store.revoke_client("swc_a").await.unwrap());
-    assert!(!store.revoke_client("swc_none").await.unwrap());
-    let (revoked, _) = store.client("swc_a").await.unwrap().unwrap();
-    assert_eq!(revoked.revoked_ms, Some(T0 + 60_000));
+    assert!(
+        !store.revoke_client("swc_a").await.unwrap(),
+        "revoked already"
+    );
+    let (revoked, _) = store.client("swc_a").await.unwrap().expect("kept");
+    assert_eq!(revoked.revoked_ms, Some(now + 600_001));
 }

@@ -84,7 +84,7 @@ macro_rules! conformance_suite {
             commands_dispatch_one_per_poll,
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
-            signed_clients_nonces_and_topics,
+            api_clients_and_their_nonces,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -244,7 +244,7 @@ pub async fn unknown_retired_and_auto_registered_devices(b: &Backend) {
     assert_eq!(retired.samples, 3, "a retired device keeps its data");
 }
 
-fn b_now(b: &Backend) -> u64 {
+pub(crate) fn b_now(b: &Backend) -> u64 {
     b.clock.clock().now_ms()
 }
 

@@ -1,6 +1,6 @@
 //! Signed API clients in PostgreSQL: records, spent nonces, subscriptions.
-//! A nonce is spent by an insert that conflicts on (client, nonce), so two
-//! servers handed the same request at once accept it once.
+//! A nonce is spent by one INSERT under its primary key, so two servers
+//! handed the same token request at once accept it once.
 
 use futures_util::future::BoxFuture;
 use tokio_postgres::Row;
@@ -25,21 +25,20 @@ fn client_row(r: &Row) -> Result<ApiClient, StoreError> {
 }
 
 impl ClientStore for PgStore {
-    fn add_client(&self, client: NewApiClient) -> BoxFuture<'_, Result<ApiClient, StoreError>> {
+    fn add_client(&self, c: NewApiClient) -> BoxFuture<'_, Result<ApiClient, StoreError>> {
         self.run_now(move |pool, now| async move {
-            let row = pool
-                .get()
-                .await?
+            let client = pool.get().await?;
+            let row = client
                 .query_one(
                     &format!(
                         "INSERT INTO api_clients (client_id, name, key_hash, created_by, created_ms)
                          VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
                     ),
                     &[
-                        &client.client_id,
-                        &client.name,
-                        &client.key.as_slice(),
-                        &client.created_by,
+                        &c.client_id,
+                        &c.name,
+                        &c.key.as_slice(),
+                        &c.created_by,
                         &big(now),
                     ],
                 )
@@ -54,9 +53,8 @@ impl ClientStore for PgStore {
     ) -> BoxFuture<'_, Result<Option<(ApiClient, TokenHash)>, StoreError>> {
         let client_id = client_id.to_owned();
         self.run(move |pool| async move {
-            let row = pool
-                .get()
-                .await?
+            let client = pool.get().await?;
+            let row = client
                 .query_opt(
                     &format!("SELECT {COLUMNS}, key_hash FROM api_clients WHERE client_id = $1"),
                     &[&client_id],
@@ -74,9 +72,8 @@ impl ClientStore for PgStore {
 
     fn clients(&self) -> BoxFuture<'_, Result<Vec<ApiClient>, StoreError>> {
         self.run(|pool| async move {
-            let rows = pool
-                .get()
-                .await?
+            let client = pool.get().await?;
+            let rows = client
                 .query(
                     &format!("SELECT {COLUMNS} FROM api_clients ORDER BY id"),
                     &[],
@@ -89,9 +86,8 @@ impl ClientStore for PgStore {
     fn revoke_client(&self, client_id: &str) -> BoxFuture<'_, Result<bool, StoreError>> {
         let client_id = client_id.to_owned();
         self.run_now(move |pool, now| async move {
-            Ok(pool
-                .get()
-                .await?
+            let client = pool.get().await?;
+            Ok(client
                 .execute(
                     "UPDATE api_clients SET revoked_ms = $2
                      WHERE client_id = $1 AND revoked_ms IS NULL",
@@ -110,20 +106,28 @@ impl ClientStore for PgStore {
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         let (client_id, nonce) = (client_id.to_owned(), nonce.to_owned());
         self.run_now(move |pool, now| async move {
-            let mut conn = pool.get().await?;
-            let tx = conn.transaction().await?;
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let Some(row) = tx
+                .query_opt(
+                    "SELECT id FROM api_clients WHERE client_id = $1",
+                    &[&client_id],
+                )
+                .await?
+            else {
+                return Ok(false);
+            };
+            let id: i64 = row.try_get(0)?;
             tx.execute(
-                "DELETE FROM client_nonces WHERE expires_ms <= $2
-                 AND client = (SELECT id FROM api_clients WHERE client_id = $1)",
-                &[&client_id, &big(now)],
+                "DELETE FROM client_nonces WHERE client = $1 AND expires_ms <= $2",
+                &[&id, &big(now)],
             )
             .await?;
             let fresh = tx
                 .execute(
-                    "INSERT INTO client_nonces (client, nonce, expires_ms)
-                     SELECT id, $2, $3 FROM api_clients WHERE client_id = $1
+                    "INSERT INTO client_nonces (client, nonce, expires_ms) VALUES ($1, $2, $3)
                      ON CONFLICT DO NOTHING",
-                    &[&client_id, &nonce, &big(now.saturating_add(keep_ms))],
+                    &[&id, &nonce, &big(now.saturating_add(keep_ms))],
                 )
                 .await?
                 == 1;
@@ -135,8 +139,8 @@ impl ClientStore for PgStore {
     fn subscribe(&self, client_id: &str, device: &str) -> BoxFuture<'_, Result<(), StoreError>> {
         let (client_id, device) = (client_id.to_owned(), device.to_owned());
         self.run_now(move |pool, now| async move {
-            pool.get()
-                .await?
+            let client = pool.get().await?;
+            client
                 .execute(
                     "INSERT INTO client_topics (client, device_id, created_ms)
                      SELECT id, $2, $3 FROM api_clients WHERE client_id = $1
@@ -151,19 +155,15 @@ impl ClientStore for PgStore {
     fn subscriptions(&self, client_id: &str) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         let client_id = client_id.to_owned();
         self.run(move |pool| async move {
-            let rows = pool
-                .get()
-                .await?
+            let client = pool.get().await?;
+            let rows = client
                 .query(
                     "SELECT t.device_id FROM client_topics t JOIN api_clients a ON a.id = t.client
                      WHERE a.client_id = $1 ORDER BY t.device_id",
                     &[&client_id],
                 )
                 .await?;
-            Ok(rows
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<Result<_, _>>()?)
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         })
     }
 }
