@@ -277,9 +277,10 @@ async fn subscribed(metrics: u16) -> bool {
     status["mqtt"]["ingest_subscribed"] == true
 }
 
-/// (device, nonce) → rows stored.
+/// (device, nonce) → rows stored (MQTT ingestion runs on SQLite here).
 fn stored(dir: &std::path::Path) -> BTreeMap<(String, u32), u32> {
-    let db = common::db(dir);
+    let db =
+        rusqlite::Connection::open(solarwire_server::store::sqlite::database_path(dir)).unwrap();
     let mut query = db
         .prepare(
             "SELECT d.device_id, u.nonce, COUNT(*) FROM uploads u
