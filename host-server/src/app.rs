@@ -54,6 +54,8 @@ pub struct AppState {
     pub ws_limits: crate::fairness::WsLimits,
     /// Turns `true` when the server shuts down (live streams close).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// External weather (provider, cache, rate).
+    pub weather: Arc<crate::weather::WeatherService>,
     /// Device management: settings, per-device limits, OTA fault injection.
     pub manage: Arc<crate::manage::Manage>,
 }

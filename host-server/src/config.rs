@@ -147,6 +147,10 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub manage: crate::manage::ManageArgs,
 
+    /// External weather and the comparison with it.
+    #[command(flatten)]
+    pub weather: crate::weather::WeatherArgs,
+
     /// Uploads committed together in one transaction at most.
     #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]
     pub write_batch: usize,

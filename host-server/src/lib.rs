@@ -48,4 +48,5 @@ pub mod simulate;
 pub mod site;
 pub mod store;
 pub mod telemetry;
+pub mod weather;
 pub mod wire_guard;

@@ -227,6 +227,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         ws_limits: WsLimits::new(args.max_ws, args.max_ws_per_address),
         stopping: stop.clone(),
         manage: Arc::new(crate::manage::Manage::new(args.manage.clone())),
+        weather: Arc::new(crate::weather::WeatherService::new(args.weather.clone())?),
     });
     if state.rate.is_some() || state.registrations.is_some() || state.client_rate.is_some() {
         let pruned = state.clone();

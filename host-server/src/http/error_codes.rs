@@ -12,6 +12,12 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("bad_at", 400, "a bad date or time"),
     ("bad_base64", 400, "an envelope field is not base64"),
     ("bad_body", 400, "a body of the wrong shape"),
+    ("bad_city", 400, "a bad city name"),
+    (
+        "bad_client_name",
+        400,
+        "a client name that is empty or too long",
+    ),
     ("bad_command", 400, "a command of the wrong shape"),
     (
         "bad_device_id",
@@ -29,14 +35,15 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("bad_interval", 400, "a bad interval"),
     ("bad_key_name", 400, "a bad API key name"),
     (
-        "bad_path",
-        400,
-        "a path segment that is not UTF-8 once percent-decoded",
-    ),
-    (
         "bad_mac_encoding",
         400,
         "the MAC is not 64 lowercase hex digits",
+    ),
+    ("bad_page", 400, "a page or page size out of range"),
+    (
+        "bad_path",
+        400,
+        "a path segment that is not UTF-8 once percent-decoded",
     ),
     ("bad_period", 400, "an unknown period"),
     ("bad_phase", 400, "an unknown update phase"),
@@ -52,8 +59,14 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("bad_rule", 400, "an alert rule of the wrong shape"),
     ("bad_scope", 400, "an unknown API key scope"),
+    (
+        "bad_signed_request",
+        400,
+        "a signed token request whose headers are missing or malformed",
+    ),
     ("bad_status", 400, "an unknown status"),
     ("bad_step", 400, "a bad series step"),
+    ("bad_time", 400, "a bad date, month or year"),
     ("bad_timezone", 400, "an unknown time zone"),
     ("bad_user_name", 400, "a bad user name"),
     (
@@ -96,6 +109,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("weak_password", 400, "a password that is too short"),
     ("invalid_credentials", 401, "a wrong user name or password"),
+    (
+        "nonce_reused",
+        401,
+        "a signed request's nonce was used before",
+    ),
+    (
+        "stale_timestamp",
+        401,
+        "a signed request dated outside the accepted window",
+    ),
     ("token_expired", 401, "an expired access token"),
     ("token_reused", 401, "a refresh token used twice"),
     (
@@ -103,6 +126,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         401,
         "no valid credentials, or an upload that could not be authenticated",
     ),
+    ("client_only", 403, "only a signed API client may do this"),
     ("cors_forbidden", 403, "an origin that is not allowed"),
     (
         "forbidden",
@@ -116,7 +140,14 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("no_data", 404, "nothing stored for the device yet"),
     ("not_found", 404, "no such route"),
+    ("unknown_cabinet", 404, "no such cabinet"),
     ("unknown_chunk", 404, "a firmware chunk past the image"),
+    (
+        "unknown_city",
+        404,
+        "the weather provider knows no such city",
+    ),
+    ("unknown_client", 404, "no such API client"),
     ("unknown_command", 404, "no such command"),
     ("unknown_device", 404, "no such device"),
     ("unknown_key", 404, "no such API key"),
@@ -168,6 +199,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the request headers are too large",
     ),
     ("internal", 500, "a failure the server log explains"),
+    ("weather_unavailable", 502, "the weather provider failed"),
     (
         "busy",
         503,
@@ -183,6 +215,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         503,
         "storage is unavailable; see Retry-After",
     ),
+    ("weather_off", 503, "no weather provider is configured"),
 ];
 
 /// The HTTP status of an error code, when it is listed.

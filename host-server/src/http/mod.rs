@@ -26,6 +26,7 @@ pub mod peer;
 mod queries;
 mod segment;
 mod stats;
+mod weather;
 mod ws;
 
 use std::convert::Infallible;
@@ -50,6 +51,8 @@ pub fn routes(
         .or(queries::routes(state))
         .unify()
         .or(stats::routes(state))
+        .unify()
+        .or(weather::routes(state))
         .unify()
         .or(auth::routes(state))
         .unify()

@@ -26,8 +26,7 @@ use warp::{Filter, Reply};
 use super::management::{commands, config, firmware_admin, ota, ota_faults, ota_progress, reports};
 use super::{
     accounts, alerts, auth, clients, cloud, dashboard, device_admin, device_reads, docs,
-    firmware_surface, fleet,
-    ops, queries, stats, ws,
+    firmware_surface, fleet, ops, queries, stats, weather, ws,
 };
 
 /// Said on top of the document.
@@ -69,6 +68,8 @@ every path: 204 for a configured origin, 403 `cors_forbidden` otherwise.";
         queries::energy_reply,
         stats::device_stats,
         stats::fleet_stats,
+        weather::external,
+        weather::compare,
         auth::login,
         auth::refresh,
         auth::logout,
