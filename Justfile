@@ -55,12 +55,13 @@ bench-native:
     cargo run --release -q -p solarwire-core --example codec_v2_bench
 
 # Fuzz every target for a bounded time (seconds each); seeds come from the vectors.
+# http_ingest drives the server's HTTP ingest path in-process (arbitrary methods, headers, bodies).
 fuzz seconds="60": setup-fuzz
     #!/usr/bin/env bash
     set -euo pipefail
     corpus=target/fuzz-corpus
     python3 spec-tests/tools/fuzz_seeds.py "$corpus"
-    for t in envelope codec upload inspect codec_v2 envelope_v2; do
+    for t in envelope codec upload inspect codec_v2 envelope_v2 http_ingest; do
         cargo +nightly fuzz run "$t" "$corpus/$t" -- -max_total_time={{seconds}} -max_len=4096 2>&1 \
             | tee "target/fuzz-$t.log" | grep -E '^(Done|==|SUMMARY)' || true
         grep -q '^Done' "target/fuzz-$t.log" || { echo "fuzz target $t did not finish cleanly"; exit 1; }

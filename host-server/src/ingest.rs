@@ -215,7 +215,7 @@ async fn unsigned_legacy(
     let upload = parse_upload(state, &body)?;
     let device = legacy_device(&upload)?;
     let resolved = resolve(state, &device).await?;
-    if resolved.auto_register {
+    if resolved.auto_register.is_some() {
         // Unauthenticated bodies never create devices.
         return Err(auth_failure(&device, "unknown_device"));
     }
@@ -241,7 +241,7 @@ fn job(
 ) -> IngestJob {
     IngestJob {
         device,
-        auto_register: resolved.auto_register,
+        auto_register: resolved.auto_register.clone(),
         seal: verified.map(|v| (v.nonce, v.mac)),
         format,
         upload,

@@ -10,10 +10,13 @@
 //!
 //! The master key is 32 random bytes, from `SOLARWIRE_MASTER_KEY` (hex) or
 //! the file `master-key` (mode 0600) in the data directory, created on first
-//! use like the JWT secret. `solarwire keys rotate-master` re-seals every
-//! device under a new one.
+//! use like the JWT secret. `solarwire device rotate-master-key` re-seals
+//! every device under a new one in one store transaction, so every stored
+//! key opens under exactly one master key whatever happens. With the file,
+//! the new key is written to `master-key.next` before that transaction
+//! commits and replaces `master-key` after it; a crash in between is settled
+//! at the next start by the stored keys themselves ([`settle_rotation`]).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -23,12 +26,15 @@ use crate::store::{DeviceKeys, Store};
 
 /// The master key file in the data directory.
 pub const MASTER_KEY_FILE: &str = "master-key";
+/// The new master key while a rotation is under way.
+pub const NEXT_KEY_FILE: &str = "master-key.next";
 /// Bytes of a master key.
 pub const MASTER_KEY_BYTES: usize = 32;
 /// What a sealed key blob starts with.
 const MAGIC: &[u8] = b"swkey1:";
 
 /// The key that seals device keys at rest.
+#[derive(Clone)]
 pub struct MasterKey {
     mac: [u8; 32],
     enc: [u8; 16],
@@ -161,12 +167,17 @@ impl MasterKey {
 pub const MASTER_KEY_ENV: &str = "SOLARWIRE_MASTER_KEY";
 
 /// The master key for commands run beside the server: the environment
-/// variable, else the data directory's file.
+/// variable, else the data directory's file (after settling a rotation a
+/// crash interrupted).
 ///
 /// # Errors
-/// As [`MasterKey::load`].
-pub fn from_env(data_dir: &Path) -> Result<MasterKey, String> {
-    MasterKey::load(std::env::var(MASTER_KEY_ENV).ok().as_deref(), data_dir)
+/// As [`MasterKey::load`], or a store failure.
+pub async fn for_command(data_dir: &Path, store: &dyn Store) -> Result<MasterKey, String> {
+    let configured = std::env::var(MASTER_KEY_ENV).ok();
+    if configured.is_none() {
+        settle_rotation(data_dir, store).await?;
+    }
+    MasterKey::load(configured.as_deref(), data_dir)
 }
 
 /// Whether a stored key set is sealed.
@@ -194,34 +205,119 @@ pub async fn reseal_all(
     reseal(store, old, new, |keys| keys.hmac.is_some()).await
 }
 
+/// Re-seals the `wanted` key sets in one store transaction: when one does
+/// not open, none changes.
 async fn reseal(
     store: &dyn Store,
     old: &MasterKey,
     new: &MasterKey,
-    wanted: impl Fn(&DeviceKeys) -> bool,
+    wanted: fn(&DeviceKeys) -> bool,
 ) -> Result<usize, String> {
-    let mut count = 0;
-    for device in store.devices().await.map_err(|e| e.to_string())? {
-        let id = &device.device_id;
-        let Some(stored) = store.device_keys(id).await.map_err(|e| e.to_string())? else {
-            continue;
-        };
-        if !wanted(&stored) {
-            continue;
+    let (old, new) = (old.clone(), new.clone());
+    store
+        .reseal_keys(Box::new(move |id, stored| {
+            if !wanted(stored) {
+                return Ok(None);
+            }
+            new.seal(id, &old.open(id, stored)?).map(Some)
+        }))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Rotates the data directory's master key; how many devices were
+/// re-sealed. The new key goes to `master-key.next` first, every device is
+/// re-sealed in one transaction, then the new key replaces `master-key`.
+/// On failure nothing changed and the old key stays.
+///
+/// # Errors
+/// A file that cannot be written, a store failure, or stored keys that do
+/// not open with the current master key.
+pub async fn rotate_file(data_dir: &Path, store: &dyn Store) -> Result<usize, String> {
+    settle_rotation(data_dir, store).await?;
+    let old = MasterKey::load(None, data_dir)?;
+    let secret = generate()?;
+    let next = data_dir.join(NEXT_KEY_FILE);
+    write_key_file(&next, &secret)?;
+    match reseal_all(store, &old, &MasterKey::from_secret(&secret)).await {
+        Ok(count) => {
+            replace(&next, &key_path(data_dir))?;
+            Ok(count)
         }
-        let sealed = new.seal(id, &old.open(id, &stored)?)?;
-        store
-            .rotate_keys(id, sealed)
-            .await
-            .map_err(|e| e.to_string())?;
-        count += 1;
+        Err(e) => {
+            let _ = std::fs::remove_file(&next);
+            Err(format!("{e}; nothing changed, the master key stays"))
+        }
     }
-    Ok(count)
+}
+
+/// Finishes or undoes a file rotation a crash interrupted: when
+/// `master-key.next` exists, it replaces `master-key` if the stored keys
+/// are sealed under it (the transaction committed), else it is removed.
+///
+/// # Errors
+/// A store failure, or a file that cannot be renamed or removed.
+pub async fn settle_rotation(data_dir: &Path, store: &dyn Store) -> Result<(), String> {
+    let next = data_dir.join(NEXT_KEY_FILE);
+    let Ok(text) = std::fs::read_to_string(&next) else {
+        return Ok(());
+    };
+    let committed = match parse_secret(&text, NEXT_KEY_FILE) {
+        Ok(secret) => match first_sealed(store).await? {
+            Some((id, keys)) => MasterKey::from_secret(&secret).open(&id, &keys).is_ok(),
+            None => false,
+        },
+        Err(_) => false,
+    };
+    if committed {
+        replace(&next, &key_path(data_dir))?;
+        tracing::warn!("finished a master key rotation that was interrupted");
+    } else {
+        std::fs::remove_file(&next)
+            .map_err(|e| format!("cannot remove {}: {e}", next.display()))?;
+        tracing::warn!("undid a master key rotation that was interrupted before it committed");
+    }
+    Ok(())
+}
+
+/// The first device whose stored keys are sealed.
+async fn first_sealed(store: &dyn Store) -> Result<Option<(String, DeviceKeys)>, String> {
+    for device in store.devices().await.map_err(|e| e.to_string())? {
+        let id = device.device_id;
+        if let Some(keys) = store.device_keys(&id).await.map_err(|e| e.to_string())?
+            && is_sealed(&keys)
+        {
+            return Ok(Some((id, keys)));
+        }
+    }
+    Ok(None)
+}
+
+/// Renames `from` over `to` and makes the rename durable.
+fn replace(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::rename(from, to).map_err(|e| format!("cannot replace {}: {e}", to.display()))?;
+    if let Some(dir) = to.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
 }
 
 /// `data_dir/master-key`.
 pub fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(MASTER_KEY_FILE)
+}
+
+/// The master key in `path` (never created here).
+///
+/// # Errors
+/// A file that cannot be read or holds no key.
+pub fn read_key_file(path: &Path) -> Result<MasterKey, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(MasterKey::from_secret(&parse_secret(
+        &text,
+        &path.display().to_string(),
+    )?))
 }
 
 /// New random master key bytes.
@@ -239,19 +335,10 @@ pub fn generate() -> Result<Vec<u8>, String> {
 /// # Errors
 /// When the file cannot be written.
 pub fn write_key_file(path: &Path, secret: &[u8]) -> Result<(), String> {
-    let temp = path.with_extension("new");
+    let temp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&temp)
-        .map_err(|e| format!("cannot create {}: {e}", temp.display()))?;
-    file.write_all(hex::encode(secret).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
-    std::fs::rename(&temp, path).map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    crate::private_file::write_new(&temp, hex::encode(secret).as_bytes())?;
+    replace(&temp, path)
 }
 
 fn parse_secret(text: &str, source: &str) -> Result<Vec<u8>, String> {
@@ -269,8 +356,7 @@ fn read_or_create(path: &Path) -> Result<Vec<u8>, String> {
         Ok(text) => parse_secret(&text, &path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                crate::private_file::create_dir(dir)?;
             }
             let secret = generate()?;
             write_key_file(path, &secret)?;

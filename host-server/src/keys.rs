@@ -4,16 +4,19 @@
 //! Keys are never logged (`Keys` and `DeviceKeys` print as `{ .. }`). The
 //! cache is dropped whenever the store's device epoch changes, so an
 //! operator's change made by another process (the CLI) takes effect within
-//! one poll interval.
+//! one poll interval. A master key from the data directory's file is read
+//! again when stored keys do not open with it (another process rotated it).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use solarwire_core::envelope::{FIRMWARE_IV, Keys};
 
-use crate::key_vault::MasterKey;
+use crate::key_vault::{self, MasterKey};
 use crate::store::{DeviceKeys, Store, StoreError};
 
 /// Bytes of a generated HMAC key (the firmware's key size).
@@ -77,35 +80,98 @@ pub fn core_keys(hmac: &[u8], aes: Option<[u8; 16]>) -> Keys {
     }
 }
 
+/// The compat-mode fleet key (`--compat-psk`) and the id recorded on the
+/// devices it admits.
+#[derive(Debug, Clone)]
+pub struct FleetKey {
+    /// The key set.
+    pub keys: Keys,
+    /// `fleet key ` and 16 hex digits of a hash of the HMAC key: tells fleet
+    /// keys apart without revealing them.
+    pub id: String,
+}
+
+impl FleetKey {
+    /// The fleet key set of an HMAC key and an optional AES key.
+    pub fn new(hmac: &[u8], aes: Option<[u8; 16]>) -> Self {
+        let hash = Sha256::new()
+            .chain_update(b"solarwire fleet key id")
+            .chain_update(hmac)
+            .finalize();
+        Self {
+            keys: core_keys(hmac, aes),
+            id: format!(
+                "fleet key {}",
+                hex::encode(hash.get(..8).unwrap_or_default())
+            ),
+        }
+    }
+}
+
 /// The keys that verify one device's uploads.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// The keys.
     pub keys: Keys,
-    /// Unknown device in fleet-key mode: register it on its first valid upload.
-    pub auto_register: bool,
+    /// Unknown device in fleet-key mode: register it on its first valid
+    /// upload, admitted by this key (the fleet key's id).
+    pub auto_register: Option<String>,
 }
 
 /// Looks up device keys, with the fleet key as fallback in compat mode.
 pub struct KeyRing {
     store: Arc<dyn Store>,
-    master: Arc<MasterKey>,
-    fleet: Option<Keys>,
+    master: RwLock<Arc<MasterKey>>,
+    master_file: Option<PathBuf>,
+    fleet: Option<FleetKey>,
     cache: RwLock<HashMap<String, Arc<Resolved>>>,
     epoch: AtomicU64,
 }
 
 impl KeyRing {
-    /// A key ring over `store`, whose keys `master` opens; `fleet` is the
-    /// compat-mode key set.
-    pub fn new(store: Arc<dyn Store>, master: Arc<MasterKey>, fleet: Option<Keys>) -> Self {
+    /// A key ring over `store`, whose keys `master` opens (read again from
+    /// `master_file`, when it came from one, after a rotation); `fleet` is
+    /// the compat-mode key.
+    pub fn new(
+        store: Arc<dyn Store>,
+        master: Arc<MasterKey>,
+        master_file: Option<PathBuf>,
+        fleet: Option<FleetKey>,
+    ) -> Self {
         Self {
             store,
-            master,
+            master: RwLock::new(master),
+            master_file,
             fleet,
             cache: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(u64::MAX),
         }
+    }
+
+    fn master(&self) -> Option<Arc<MasterKey>> {
+        self.master.read().ok().map(|m| m.clone())
+    }
+
+    /// Reads the master key file again (another process may have rotated
+    /// it); `None` without a file or when it cannot be read.
+    fn reload_master(&self) -> Option<Arc<MasterKey>> {
+        let path = self.master_file.as_ref()?;
+        let key = Arc::new(key_vault::read_key_file(path).ok()?);
+        *self.master.write().ok()? = key.clone();
+        Some(key)
+    }
+
+    /// A stored key set opened with the master key, read again once when
+    /// it does not open.
+    fn open(&self, device: &str, stored: &DeviceKeys) -> Result<DeviceKeys, StoreError> {
+        let current = self
+            .master()
+            .ok_or_else(|| StoreError::new("master key lock poisoned"))?;
+        current.open(device, stored).or_else(|first| {
+            self.reload_master()
+                .map_or(Err(first), |newer| newer.open(device, stored))
+                .map_err(StoreError::new)
+        })
     }
 
     /// The keys for `device`, `None` when nothing can verify its uploads.
@@ -117,32 +183,26 @@ impl KeyRing {
             return Ok(Some(hit));
         }
         let stored = self.store.device_keys(device).await?;
-        let opened = stored
-            .map(|keys| self.master.open(device, &keys))
-            .transpose()
-            .map_err(StoreError::new)?;
+        let opened = stored.map(|keys| self.open(device, &keys)).transpose()?;
         let resolved = match opened {
             Some(DeviceKeys {
                 hmac: Some(hmac),
                 aes,
             }) => Resolved {
                 keys: core_keys(&hmac, aes),
-                auto_register: false,
+                auto_register: None,
             },
             // Registered in fleet-key mode: verified with the fleet key while it is configured.
-            Some(DeviceKeys { hmac: None, .. }) => match &self.fleet {
-                Some(fleet) => Resolved {
-                    keys: fleet.clone(),
-                    auto_register: false,
-                },
+            Some(DeviceKeys { hmac: None, .. }) => match self.fleet() {
+                Some(fleet) => fleet,
                 None => return Ok(None),
             },
             // Unknown devices are not cached: the next valid upload registers them.
             None => {
                 return Ok(self.fleet.as_ref().map(|fleet| {
                     Arc::new(Resolved {
-                        keys: fleet.clone(),
-                        auto_register: true,
+                        keys: fleet.keys.clone(),
+                        auto_register: Some(fleet.id.clone()),
                     })
                 }));
             }
@@ -157,19 +217,23 @@ impl KeyRing {
         Ok(Some(resolved))
     }
 
-    /// `keys` as the store keeps them: sealed under the master key.
+    /// `keys` as the store keeps them: sealed under the master key (the
+    /// file's current one).
     ///
     /// # Errors
     /// When the OS has no randomness.
     pub fn seal(&self, device: &str, keys: &DeviceKeys) -> Result<DeviceKeys, String> {
-        self.master.seal(device, keys)
+        self.reload_master()
+            .or_else(|| self.master())
+            .ok_or_else(|| "master key lock poisoned".to_owned())?
+            .seal(device, keys)
     }
 
     /// The fleet key set (compat mode), to open envelopes that name no device.
     pub fn fleet(&self) -> Option<Resolved> {
-        self.fleet.as_ref().map(|keys| Resolved {
-            keys: keys.clone(),
-            auto_register: false,
+        self.fleet.as_ref().map(|fleet| Resolved {
+            keys: fleet.keys.clone(),
+            auto_register: None,
         })
     }
 

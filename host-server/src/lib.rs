@@ -37,6 +37,7 @@ pub mod mqtt;
 pub mod mqtt_ingest;
 pub mod overflow;
 pub mod policy;
+pub mod private_file;
 pub mod query;
 pub mod ratelimit;
 pub mod readings;

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use solarwire_core::envelope::Keys;
 use solarwire_core::upload::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -28,8 +27,8 @@ use crate::app::AppState;
 use crate::config::ServeArgs;
 use crate::fairness::{ConnectionSlot, PerAddress, WsLimits};
 use crate::http::peer::PeerAddr;
-use crate::key_vault::{MasterKey, seal_clear_keys};
-use crate::keys::{KeyRing, core_keys, parse_aes_key, parse_hmac_key};
+use crate::key_vault::{MasterKey, seal_clear_keys, settle_rotation};
+use crate::keys::{FleetKey, KeyRing, parse_aes_key, parse_hmac_key};
 use crate::live::{LiveHub, Outputs, fan_out};
 use crate::mqtt::MqttPublisher;
 use crate::ratelimit::DeviceLimiter;
@@ -88,7 +87,7 @@ fn client_limiter(per_second: f64) -> Option<DeviceLimiter> {
     DeviceLimiter::new(per_second, burst)
 }
 
-fn fleet_keys(args: &ServeArgs) -> Result<Option<Keys>, String> {
+fn fleet_keys(args: &ServeArgs) -> Result<Option<FleetKey>, String> {
     let Some(psk) = &args.compat_psk else {
         if args.compat_aes_key.is_some() {
             return Err("--compat-aes-key needs --compat-psk".into());
@@ -102,7 +101,7 @@ fn fleet_keys(args: &ServeArgs) -> Result<Option<Keys>, String> {
         .map(parse_aes_key)
         .transpose()
         .map_err(|e| format!("--compat-aes-key: {e}"))?;
-    Ok(Some(core_keys(&hmac, aes)))
+    Ok(Some(FleetKey::new(&hmac, aes)))
 }
 
 /// Opens the store, starts the live outputs and begins accepting connections.
@@ -158,6 +157,14 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     let url = store_url(data_dir, args.database_url.as_deref());
     let store = open_store(&url, options)
         .map_err(|e| format!("cannot open the database in {}: {e}", data_dir.display()))?;
+    // With the data directory's file: settle a rotation a crash interrupted.
+    let master_file = match args.master_key {
+        Some(_) => None,
+        None => {
+            settle_rotation(data_dir, store.as_ref()).await?;
+            Some(crate::key_vault::key_path(data_dir))
+        }
+    };
     let master = Arc::new(MasterKey::load(args.master_key.as_deref(), data_dir)?);
     let sealed = seal_clear_keys(store.as_ref(), &master)
         .await
@@ -165,7 +172,12 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
     if sealed > 0 {
         tracing::info!(devices = sealed, "device keys sealed under the master key");
     }
-    let keys = Arc::new(KeyRing::new(store.clone(), master, fleet.clone()));
+    let keys = Arc::new(KeyRing::new(
+        store.clone(),
+        master,
+        master_file,
+        fleet.clone(),
+    ));
     let alerts = AlertEngine::start(
         store.clone(),
         hub.clone(),

@@ -5,7 +5,10 @@ Usage: python3 spec-tests/tools/fuzz_seeds.py OUT_DIR
 Creates OUT_DIR/{envelope,codec,upload,inspect}/ with one file per input found
 in spec-tests/vectors (envelopes, packets, upload bodies and their payloads), and
 OUT_DIR/codec_v2/ and OUT_DIR/envelope_v2/ with the packets and envelopes of
-spec-tests/vectors-v2.
+spec-tests/vectors-v2, and OUT_DIR/http_ingest/ with each envelope as a JSON
+POST to /aggregated/ESP32_001 in the input encoding of
+host-server/tests/common/http_fuzz.rs (method byte, target byte, header lines,
+a zero byte, the body).
 """
 import base64
 import hashlib
@@ -15,6 +18,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "vectors"
 V2 = ROOT.parent / "vectors-v2"
+# http_ingest inputs: POST (byte 0), /aggregated/ESP32_001 (byte 1), headers, 0, body.
+HTTP_POST = bytes([0, 0]) + b"content-type: application/json\n" + bytes([0])
 
 
 def write(out: pathlib.Path, target: str, data: bytes) -> None:
@@ -39,6 +44,7 @@ def main() -> None:
                     text = v[key].encode()
                     write(out, "envelope", text)
                     write(out, "inspect", text)
+                    write(out, "http_ingest", HTTP_POST + text)
                     inner = payload_of(v[key])
                     write(out, "upload", inner if inner is not None else text)
             packets = [v["packet_hex"]] if "packet_hex" in v else v.get("sequence", [])

@@ -4,7 +4,6 @@
 //! start and kept in the data directory with owner-only permissions; there is
 //! no built-in default.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -201,16 +200,7 @@ pub fn load_secret(configured: Option<&str>, data_dir: &Path) -> Result<Vec<u8>,
 fn create_secret(path: &Path) -> Result<Vec<u8>, String> {
     let mut secret = vec![0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| format!("no OS randomness: {e}"))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(hex::encode(&secret).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::private_file::write_new(path, hex::encode(&secret).as_bytes())?;
     tracing::info!(path = %path.display(), "generated the token signing secret");
     Ok(secret)
 }

@@ -32,7 +32,9 @@ pub enum DeviceCommand {
         /// Device id.
         id: String,
     },
-    /// Give a device new keys (printed once); the old ones stop working.
+    /// Give a device new keys (printed once); the old ones stop working. A
+    /// device admitted by the fleet key gets its own key this way (the fleet
+    /// key no longer verifies it).
     RotateKey {
         /// Device id.
         id: String,
@@ -45,9 +47,11 @@ pub enum DeviceCommand {
         id: String,
     },
     /// Replace the master key that encrypts device keys at rest: every
-    /// device's keys are re-sealed under a new random key, written to
-    /// DATA_DIR/master-key. With SOLARWIRE_MASTER_KEY set, the new key is
-    /// printed once instead; set the variable to it before the next start.
+    /// device's keys are re-sealed under a new random key in one
+    /// transaction (all or none), then it replaces DATA_DIR/master-key.
+    /// With SOLARWIRE_MASTER_KEY set, the new key is printed once instead;
+    /// it takes effect only if the command succeeds: then set the variable
+    /// to it and restart the servers.
     RotateMasterKey,
     /// Forget a device's last nonce, for a device whose counter wrapped or
     /// was wiped (it then restarts at 11001 and would be refused as a replay).
@@ -80,7 +84,9 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::Add { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
+            let sealed = key_vault::for_command(data_dir, store.as_ref())
+                .await?
+                .seal(&id, &keys)?;
             if !store
                 .add_device(&id, sealed)
                 .await
@@ -96,7 +102,9 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         DeviceCommand::RotateKey { id, keys } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
-            let sealed = key_vault::from_env(data_dir)?.seal(&id, &keys)?;
+            let sealed = key_vault::for_command(data_dir, store.as_ref())
+                .await?
+                .seal(&id, &keys)?;
             found(&id, store.rotate_keys(&id, sealed).await)?;
             say(format_args!(
                 "new keys for device {id}; the old ones no longer verify"
@@ -141,23 +149,28 @@ fn found(id: &str, result: Result<bool, crate::store::StoreError>) -> Result<(),
 }
 
 async fn rotate_master_key(data_dir: &Path, store: &dyn Store) -> Result<(), String> {
-    let old = key_vault::from_env(data_dir)?;
-    let secret = key_vault::generate()?;
-    let new = key_vault::MasterKey::from_secret(&secret);
-    let count = key_vault::reseal_all(store, &old, &new).await?;
-    if std::env::var_os(key_vault::MASTER_KEY_ENV).is_some() {
-        say(format_args!(
-            "{count} devices re-sealed; set {} to the new master key (shown once): {}",
-            key_vault::MASTER_KEY_ENV,
-            hex::encode(&secret)
-        ));
-    } else {
-        key_vault::write_key_file(&key_vault::key_path(data_dir), &secret)?;
+    let env = key_vault::MASTER_KEY_ENV;
+    if std::env::var_os(env).is_none() {
+        let count = key_vault::rotate_file(data_dir, store).await?;
         say(format_args!(
             "{count} devices re-sealed under a new master key in {}",
             key_vault::key_path(data_dir).display()
         ));
+        return Ok(());
     }
+    let old = key_vault::for_command(data_dir, store).await?;
+    let secret = key_vault::generate()?;
+    // Shown before the transaction: a crash after it commits loses nothing.
+    say(format_args!(
+        "new master key (shown once; it takes effect only if this command succeeds): {}",
+        hex::encode(&secret)
+    ));
+    let count = key_vault::reseal_all(store, &old, &key_vault::MasterKey::from_secret(&secret))
+        .await
+        .map_err(|e| format!("{e}; nothing changed, {env} stays as it is"))?;
+    say(format_args!(
+        "{count} devices re-sealed; set {env} to the new master key and restart the servers"
+    ));
     Ok(())
 }
 
@@ -194,17 +207,18 @@ async fn list(store: &dyn Store, json: bool) -> Result<(), String> {
         return Ok(());
     }
     say(format_args!(
-        "{:<24} {:>10} {:>10} {:>12} {:<5} {}",
-        "DEVICE", "UPLOADS", "SAMPLES", "LAST NONCE", "KEY", "FIRMWARE"
+        "{:<24} {:>10} {:>10} {:>12} {:<5} {:<26} {}",
+        "DEVICE", "UPLOADS", "SAMPLES", "LAST NONCE", "KEY", "ADMITTED BY", "FIRMWARE"
     ));
     for d in devices {
         say(format_args!(
-            "{:<24} {:>10} {:>10} {:>12} {:<5} {}",
+            "{:<24} {:>10} {:>10} {:>12} {:<5} {:<26} {}",
             d.device_id,
             d.uploads,
             d.samples,
             d.last_nonce.map_or("-".into(), |n| n.to_string()),
             d.key,
+            d.admitted_by.as_deref().unwrap_or("operator"),
             // Written by devices: control characters are shown escaped.
             d.firmware_version
                 .as_deref()

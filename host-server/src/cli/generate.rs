@@ -124,7 +124,7 @@ async fn device_history(
         store
             .ingest(IngestJob {
                 device: id.clone(),
-                auto_register: false,
+                auto_register: None,
                 seal: None,
                 format: Format::Aggregated,
                 upload,

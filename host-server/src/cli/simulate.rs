@@ -49,7 +49,7 @@ async fn device_keys(
         return Ok(ids.iter().map(|_| Keys::new(&key)).collect());
     }
     let store = open_store(data_dir)?;
-    let master = crate::key_vault::from_env(data_dir)?;
+    let master = crate::key_vault::for_command(data_dir, store.as_ref()).await?;
     let mut added = 0;
     let mut keys = Vec::with_capacity(ids.len());
     for id in ids {

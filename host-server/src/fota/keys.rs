@@ -2,7 +2,6 @@
 //! key, kept in the data directory (files 0600, never served or logged).
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::Path;
 
 use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
@@ -57,8 +56,7 @@ impl FirmwareKeys {
                 ));
             }
         }
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        crate::private_file::create_dir(data_dir)?;
         let key = PrivateKey::new(&mut getrandom::SysRng, RSA_BITS)
             .map_err(|e| format!("cannot generate the signing key: {e}"))?;
         let pem = key
@@ -66,8 +64,8 @@ impl FirmwareKeys {
             .map_err(|e| format!("cannot encode the signing key: {e}"))?;
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| format!("no randomness: {e}"))?;
-        write_secret(&aes, hex::encode(secret).as_bytes())?;
-        write_secret(&signing, pem.as_bytes())?;
+        crate::private_file::write_new(&aes, hex::encode(secret).as_bytes())?;
+        crate::private_file::write_new(&signing, pem.as_bytes())?;
         Ok(true)
     }
 
@@ -111,18 +109,4 @@ impl FirmwareKeys {
             aes_key_hex: hex::encode(self.aes),
         })
     }
-}
-
-/// Writes a new file readable by its owner only.
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -164,7 +164,9 @@ async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
     Ok(keys_reply(&req.device_id, &keys, StatusCode::CREATED))
 }
 
-/// Replaces a device's keys; the old ones stop working at once.
+/// Replaces a device's keys; the old ones stop working at once. A device
+/// the fleet key admitted gets its own key this way: from then on the fleet
+/// key no longer verifies it (its `admitted_by` stays).
 #[utoipa::path(
     post,
     path = "/api/v1/devices/{device_id}/rotate-key",

@@ -85,6 +85,7 @@ mod tests {
             uploads: 0,
             samples: 0,
             key: "own",
+            admitted_by: None,
         }
     }
 

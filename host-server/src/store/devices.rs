@@ -36,6 +36,10 @@ pub struct FleetDevice {
     pub samples: u64,
     /// `own` (per-device key) or `fleet` (the compat key).
     pub key: &'static str,
+    /// The key that admitted a device registered on its first valid upload
+    /// in fleet-key mode (`fleet key 1a2b3c4d5e6f7a8b`, kept when it later
+    /// gets its own key); `null` for a device an operator added.
+    pub admitted_by: Option<String>,
 }
 
 /// Operator changes to a device; `None` leaves a field alone, an empty
@@ -53,6 +57,11 @@ pub struct DevicePatch {
     pub upload_interval_s: Option<u32>,
 }
 
+/// Maps a device's stored key set to its replacement (`None`: keep it); an
+/// error aborts the whole [`DeviceStore::reseal_keys`].
+pub type Reseal =
+    Box<dyn Fn(&str, &DeviceKeys) -> Result<Option<DeviceKeys>, String> + Send + Sync>;
+
 /// Device records, keys and the device views.
 pub trait DeviceStore: Send + Sync {
     /// Adds a device with its keys; `false` when the id is taken.
@@ -66,6 +75,10 @@ pub trait DeviceStore: Send + Sync {
         device: &str,
         keys: DeviceKeys,
     ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// Replaces stored key sets in one transaction: `reseal` sees every
+    /// device that has keys, in id order. When it fails for one device no
+    /// key set changes. How many were replaced.
+    fn reseal_keys(&self, reseal: Reseal) -> BoxFuture<'_, Result<usize, StoreError>>;
     /// A counter bumped by every operator change to devices (keys, removal,
     /// nonce resets), including changes made by another process.
     fn device_epoch(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

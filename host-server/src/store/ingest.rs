@@ -339,7 +339,7 @@ mod tests {
     fn job(nonce: u32, mac: u8) -> IngestJob {
         IngestJob {
             device: "D1".into(),
-            auto_register: false,
+            auto_register: None,
             seal: Some((Nonce(nonce), MacTag([mac; 32]))),
             format: Format::Aggregated,
             upload: Upload::parse(

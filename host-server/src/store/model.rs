@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 pub struct IngestJob {
     /// The device it is attributed to (validated id).
     pub device: String,
-    /// Create the device on this first valid upload (fleet-key mode).
-    pub auto_register: bool,
+    /// Create the device on this first valid upload (fleet-key mode),
+    /// recording this as the key that admitted it (the fleet key's id).
+    pub auto_register: Option<String>,
     /// The envelope's verified nonce and MAC; `None` for an unsigned legacy body.
     pub seal: Option<(Nonce, MacTag)>,
     /// Which endpoint received it.
@@ -247,6 +248,10 @@ pub struct DeviceSummary {
     pub samples: u64,
     /// `own` (per-device key) or `fleet` (the compat key).
     pub key: &'static str,
+    /// The key that admitted a device registered on its first valid upload
+    /// in fleet-key mode (`fleet key 1a2b3c4d5e6f7a8b`, kept when it later
+    /// gets its own key); `null` for a device an operator added.
+    pub admitted_by: Option<String>,
 }
 
 /// Per-codec counters of one device.

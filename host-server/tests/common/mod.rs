@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod broker;
+pub mod http_fuzz;
 pub mod postgres;
 pub mod process;
 pub mod raw;

@@ -72,6 +72,7 @@ macro_rules! conformance_suite {
             unknown_retired_and_auto_registered_devices,
             nonce_reset_and_removal,
             key_rotation_bumps_the_epoch,
+            keys_are_resealed_in_one_transaction,
             samples_are_read_back_in_order,
             retention_keeps_rollups,
             blocks_across_retention,
@@ -138,7 +139,7 @@ impl Sender {
         let json = self.device.upload_json(&[packet], t / 1000, 5);
         IngestJob {
             device: self.id.clone(),
-            auto_register: false,
+            auto_register: None,
             seal: Some((Nonce(nonce), MacTag([mac; 32]))),
             format: Format::Aggregated,
             upload: Upload::parse(json.as_bytes(), &Limits::default()).expect("upload JSON"),
@@ -190,7 +191,7 @@ pub async fn fresh_duplicate_and_replay(b: &Backend) {
 fn clone_job(job: &IngestJob) -> IngestJob {
     IngestJob {
         device: job.device.clone(),
-        auto_register: job.auto_register,
+        auto_register: job.auto_register.clone(),
         seal: job.seal,
         format: job.format,
         upload: Upload::parse(&job.raw, &Limits::default()).expect("upload JSON"),
@@ -225,7 +226,7 @@ pub async fn unknown_retired_and_auto_registered_devices(b: &Backend) {
         Err(IngestError::UnknownDevice)
     );
     let mut job = d.job(2, 2);
-    job.auto_register = true;
+    job.auto_register = Some(FLEET_KEY_ID.into());
     stored(store.ingest(job).await);
     let fleet = store
         .fleet_device("NEW_1")
@@ -236,13 +237,98 @@ pub async fn unknown_retired_and_auto_registered_devices(b: &Backend) {
         (fleet.key, fleet.uploads, fleet.created_ms),
         ("fleet", 1, T0 + 15_000)
     );
+    // Which key admitted it: in the fleet view, the list and the detail.
+    assert_eq!(fleet.admitted_by.as_deref(), Some(FLEET_KEY_ID));
+    let listed = store.devices().await.unwrap();
+    assert_eq!(listed[0].admitted_by.as_deref(), Some(FLEET_KEY_ID));
+    let detail = store.device("NEW_1").await.unwrap().expect("detail");
+    assert_eq!(detail.summary.admitted_by.as_deref(), Some(FLEET_KEY_ID));
+    // An operator gives it its own key: `own` from now on, the admission kept.
+    assert!(store.rotate_keys("NEW_1", own_keys(7)).await.unwrap());
+    let own = store.fleet_device("NEW_1").await.unwrap().expect("kept");
+    assert_eq!(
+        (own.key, own.admitted_by.as_deref()),
+        ("own", Some(FLEET_KEY_ID))
+    );
+    assert_eq!(store.device_keys("NEW_1").await.unwrap(), Some(own_keys(7)));
+    // A device an operator added was admitted by no fleet key.
+    assert!(store.add_device("OP_1", own_keys(1)).await.unwrap());
+    let op = store.fleet_device("OP_1").await.unwrap().expect("added");
+    assert_eq!((op.key, op.admitted_by), ("own", None));
     assert!(store.retire_device("NEW_1").await.unwrap());
     let mut job = d.job(3, 3);
-    job.auto_register = true;
+    job.auto_register = Some(FLEET_KEY_ID.into());
     assert_eq!(store.ingest(job).await, Err(IngestError::UnknownDevice));
     let retired = store.fleet_device("NEW_1").await.unwrap().expect("kept");
     assert_eq!(retired.retired_ms, Some(b_now(b)));
     assert_eq!(retired.samples, 3, "a retired device keeps its data");
+}
+
+/// The id a fleet key records on the devices it admits.
+const FLEET_KEY_ID: &str = "fleet key 0011223344556677";
+
+/// Master-key rotation's storage side: every key set replaced in one
+/// transaction, or none when one of them cannot be re-sealed.
+pub async fn keys_are_resealed_in_one_transaction(b: &Backend) {
+    let store = &b.store;
+    for (id, byte) in [("D1", 1), ("D2", 2), ("D3", 3)] {
+        assert!(store.add_device(id, own_keys(byte)).await.unwrap());
+    }
+    let mut fleet = Sender::new("F1").job(1, 1);
+    fleet.auto_register = Some(FLEET_KEY_ID.into());
+    stored(store.ingest(fleet).await);
+    let before = store.device_epoch().await.unwrap();
+    // Fails at the last device, after the first two were re-sealed.
+    let failed = store
+        .reseal_keys(Box::new(|id, keys| {
+            if id == "D3" {
+                return Err("D3 does not open".into());
+            }
+            let mut hmac = keys.hmac.clone().unwrap_or_default();
+            hmac.push(0xAA);
+            Ok(Some(DeviceKeys {
+                hmac: Some(hmac),
+                aes: Some([9; 16]),
+            }))
+        }))
+        .await;
+    assert!(failed.unwrap_err().to_string().contains("D3 does not open"));
+    for (id, byte) in [("D1", 1), ("D2", 2), ("D3", 3)] {
+        assert_eq!(
+            store.device_keys(id).await.unwrap(),
+            Some(own_keys(byte)),
+            "{id}"
+        );
+    }
+    assert_eq!(store.device_epoch().await.unwrap(), before);
+    // It sees only devices with keys (not F1), in id order, and may skip some.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let saw = seen.clone();
+    let count = store
+        .reseal_keys(Box::new(move |id, keys| {
+            saw.lock().unwrap().push(id.to_owned());
+            Ok((id != "D2").then(|| DeviceKeys {
+                hmac: keys.hmac.clone(),
+                aes: Some([9; 16]),
+            }))
+        }))
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(*seen.lock().unwrap(), ["D1", "D2", "D3"]);
+    assert_eq!(
+        store.device_keys("D1").await.unwrap().unwrap().aes,
+        Some([9; 16])
+    );
+    assert_eq!(store.device_keys("D2").await.unwrap(), Some(own_keys(2)));
+    assert_eq!(
+        store.device_keys("F1").await.unwrap(),
+        Some(DeviceKeys {
+            hmac: None,
+            aes: None
+        })
+    );
+    assert!(store.device_epoch().await.unwrap() > before);
 }
 
 pub(crate) fn b_now(b: &Backend) -> u64 {

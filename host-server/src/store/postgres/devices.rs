@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 
 use super::PgStore;
 use super::num::{RowExt as _, big};
-use crate::store::devices::{DevicePatch, DeviceStore, FleetDevice};
+use crate::store::devices::{DevicePatch, DeviceStore, FleetDevice, Reseal};
 use crate::store::ingest::UploadStats;
 use crate::store::{
     CodecStats, DeviceDetail, DeviceKeys, DeviceSummary, Registration, RegistrationOutcome,
@@ -51,6 +51,39 @@ fn keys(row: &Row, device: &str) -> Result<DeviceKeys, StoreError> {
         hmac: row.try_get(0)?,
         aes,
     })
+}
+
+/// Replaces key sets in one transaction (see [`DeviceStore::reseal_keys`]);
+/// the rows stay locked until it commits.
+async fn reseal(pool: &Pool, with: &Reseal) -> Result<usize, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT hmac_key, aes_key, device_id FROM devices
+             WHERE hmac_key IS NOT NULL ORDER BY device_id FOR UPDATE",
+            &[],
+        )
+        .await?;
+    let mut count = 0;
+    for row in &rows {
+        let id: String = row.try_get(2)?;
+        let Some(new) = with(&id, &keys(row, &id)?).map_err(StoreError::new)? else {
+            continue;
+        };
+        let aes = new.aes.map(Vec::from);
+        tx.execute(
+            "UPDATE devices SET hmac_key = $2, aes_key = $3 WHERE device_id = $1",
+            &[&id, &new.hmac, &aes],
+        )
+        .await?;
+        count += 1;
+    }
+    if count > 0 {
+        bump_epoch(&tx).await?;
+    }
+    tx.commit().await?;
+    Ok(count)
 }
 
 async fn remove(pool: &Pool, device: &str) -> Result<bool, StoreError> {
@@ -140,7 +173,7 @@ async fn register(pool: &Pool, reg: &Registration) -> Result<RegistrationOutcome
 }
 
 const SUMMARY_COLUMNS: &str = "device_id, name, firmware_version, last_seen_ms, last_nonce, \
-    uploads, samples, hmac_key IS NOT NULL";
+    uploads, samples, hmac_key IS NOT NULL, admitted_by";
 
 fn summary(r: &Row) -> Result<DeviceSummary, StoreError> {
     Ok(DeviceSummary {
@@ -152,6 +185,7 @@ fn summary(r: &Row) -> Result<DeviceSummary, StoreError> {
         uploads: r.u64(5)?,
         samples: r.u64(6)?,
         key: if r.try_get(7)? { "own" } else { "fleet" },
+        admitted_by: r.try_get(8)?,
     })
 }
 
@@ -172,12 +206,12 @@ async fn detail(pool: &Pool, device: &str) -> Result<Option<DeviceDetail>, Store
     };
     Ok(Some(DeviceDetail {
         summary: summary(&r)?,
-        location: r.try_get(9)?,
-        description: r.try_get(10)?,
-        created_ms: r.u64(11)?,
-        duplicates: r.u64(12)?,
-        has_aes_key: r.try_get(13)?,
-        codecs: codec_rows(&client, Some(r.try_get(8)?)).await?,
+        location: r.try_get(10)?,
+        description: r.try_get(11)?,
+        created_ms: r.u64(12)?,
+        duplicates: r.u64(13)?,
+        has_aes_key: r.try_get(14)?,
+        codecs: codec_rows(&client, Some(r.try_get(9)?)).await?,
     }))
 }
 
@@ -255,7 +289,7 @@ pub(super) async fn upload_stats(
 }
 
 const FLEET_COLUMNS: &str = "device_id, name, location, description, firmware_version, created_ms, \
-    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL";
+    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL, admitted_by";
 
 fn fleet_row(r: &Row) -> Result<FleetDevice, StoreError> {
     Ok(FleetDevice {
@@ -271,6 +305,7 @@ fn fleet_row(r: &Row) -> Result<FleetDevice, StoreError> {
         uploads: r.u64(9)?,
         samples: r.u64(10)?,
         key: if r.try_get(11)? { "own" } else { "fleet" },
+        admitted_by: r.try_get(12)?,
     })
 }
 
@@ -349,6 +384,10 @@ impl DeviceStore for PgStore {
             )
             .await
         })
+    }
+
+    fn reseal_keys(&self, reseal_with: Reseal) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.run(move |pool| async move { reseal(&pool, &reseal_with).await })
     }
 
     fn device_epoch(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

@@ -250,7 +250,7 @@ async fn lock_devices(
         batch.load(device, row.try_get(0)?, ledger(&row, device)?);
     }
     for job in jobs {
-        if job.auto_register && !batch.knows(&job.device) {
+        if job.auto_register.is_some() && !batch.knows(&job.device) {
             register(tx, job, batch).await?;
         }
     }
@@ -267,9 +267,9 @@ async fn register(
     let device = job.device.as_str();
     let created = tx
         .query_opt(
-            "INSERT INTO devices (device_id, created_ms) VALUES ($1, $2)
+            "INSERT INTO devices (device_id, created_ms, admitted_by) VALUES ($1, $2, $3)
              ON CONFLICT (device_id) DO NOTHING RETURNING id",
-            &[&device, &big(job.received_ms)],
+            &[&device, &big(job.received_ms), &job.auto_register],
         )
         .await?;
     if let Some(row) = created {

@@ -5,7 +5,7 @@ use futures_util::future::BoxFuture;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use crate::store::devices::{DevicePatch, DeviceStore, FleetDevice};
+use crate::store::devices::{DevicePatch, DeviceStore, FleetDevice, Reseal};
 use crate::store::ingest::UploadStats;
 use crate::store::{
     CodecStats, DeviceDetail, DeviceKeys, DeviceSummary, Registration, RegistrationOutcome,
@@ -76,6 +76,27 @@ fn rotate(conn: &Connection, device: &str, keys: &DeviceKeys) -> Result<bool, St
         bump_epoch(conn)?;
     }
     Ok(changed)
+}
+
+/// Replaces key sets in one transaction (see [`DeviceStore::reseal_keys`]).
+fn reseal(conn: &mut Connection, with: &Reseal) -> Result<usize, StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let ids: Vec<String> = tx
+        .prepare("SELECT device_id FROM devices WHERE hmac_key IS NOT NULL ORDER BY device_id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut count = 0;
+    for id in ids {
+        let Some(stored) = keys(&tx, &id)? else {
+            continue;
+        };
+        if let Some(new) = with(&id, &stored).map_err(StoreError::new)? {
+            rotate(&tx, &id, &new)?;
+            count += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(count)
 }
 
 /// Deletes a device with its uploads and sample blocks; its row id, `None` for an unknown device.
@@ -175,7 +196,7 @@ fn row_id(conn: &Connection, device: &str) -> Result<Option<i64>, StoreError> {
 }
 
 const SUMMARY_COLUMNS: &str = "device_id, name, firmware_version, last_seen_ms, last_nonce, \
-    uploads, samples, hmac_key IS NOT NULL";
+    uploads, samples, hmac_key IS NOT NULL, admitted_by";
 
 fn summary(r: &Row<'_>) -> rusqlite::Result<DeviceSummary> {
     Ok(DeviceSummary {
@@ -187,6 +208,7 @@ fn summary(r: &Row<'_>) -> rusqlite::Result<DeviceSummary> {
         uploads: r.get(5)?,
         samples: r.get(6)?,
         key: if r.get(7)? { "own" } else { "fleet" },
+        admitted_by: r.get(8)?,
     })
 }
 
@@ -209,14 +231,14 @@ fn detail(conn: &Connection, device: &str) -> Result<Option<DeviceDetail>, Store
         ))?
         .query_row([device], |r| {
             Ok((
-                r.get::<_, i64>(8)?,
+                r.get::<_, i64>(9)?,
                 DeviceDetail {
                     summary: summary(r)?,
-                    location: r.get(9)?,
-                    description: r.get(10)?,
-                    created_ms: r.get(11)?,
-                    duplicates: r.get(12)?,
-                    has_aes_key: r.get(13)?,
+                    location: r.get(10)?,
+                    description: r.get(11)?,
+                    created_ms: r.get(12)?,
+                    duplicates: r.get(13)?,
+                    has_aes_key: r.get(14)?,
                     codecs: Vec::new(),
                 },
             ))
@@ -284,7 +306,7 @@ pub(super) fn upload_stats(
 }
 
 const FLEET_COLUMNS: &str = "device_id, name, location, description, firmware_version, created_ms, \
-    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL";
+    last_seen_ms, upload_interval_s, retired_ms, uploads, samples, hmac_key IS NOT NULL, admitted_by";
 
 fn fleet_row(r: &Row<'_>) -> rusqlite::Result<FleetDevice> {
     Ok(FleetDevice {
@@ -300,6 +322,7 @@ fn fleet_row(r: &Row<'_>) -> rusqlite::Result<FleetDevice> {
         uploads: r.get(9)?,
         samples: r.get(10)?,
         key: if r.get(11)? { "own" } else { "fleet" },
+        admitted_by: r.get(12)?,
     })
 }
 
@@ -357,6 +380,10 @@ impl DeviceStore for SqliteStore {
     ) -> BoxFuture<'_, Result<bool, StoreError>> {
         let device = device.to_owned();
         self.admin(move |c, _| rotate(c, &device, &keys))
+    }
+
+    fn reseal_keys(&self, reseal_with: Reseal) -> BoxFuture<'_, Result<usize, StoreError>> {
+        self.admin(move |c, _| reseal(c, &reseal_with))
     }
 
     fn device_epoch(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

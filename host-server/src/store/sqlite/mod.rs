@@ -92,8 +92,7 @@ impl SqliteStore {
     /// and migrating the database if needed) and starts the writer.
     pub(crate) fn open(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::new(format!("cannot create {}: {e}", dir.display())))?;
+            crate::private_file::create_dir(dir).map_err(StoreError::new)?;
         }
         let mut admin = schema::open(path, schema::Role::Write)?;
         schema::migrate(&mut admin)?;

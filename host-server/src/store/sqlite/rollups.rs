@@ -221,12 +221,14 @@ const LEASE_WAIT: Duration = Duration::from_millis(500);
 fn lease(path: &Path) -> Result<Option<File>, StoreError> {
     let mut name = path.as_os_str().to_owned();
     name.push("-rollups.lock");
-    let file = std::fs::OpenOptions::new()
+    let file = crate::private_file::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&name)
         .map_err(|e| StoreError::new(format!("cannot open the rollup lease: {e}")))?;
+    // A lock file an older version created 0644.
+    crate::private_file::restrict(Path::new(&name)).map_err(StoreError::new)?;
     let until = Instant::now() + LEASE_WAIT;
     loop {
         match file.try_lock() {

@@ -66,6 +66,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_device_management.sql"),
     include_str!("migrations/0005_api_clients.sql"),
     include_str!("migrations/0006_blocks.sql"),
+    include_str!("migrations/0007_admitted_by.sql"),
 ];
 
 /// How a connection will be used.
@@ -83,39 +84,25 @@ pub(crate) enum Role {
 /// existing one (and its WAL and shared-memory files, which SQLite creates
 /// with the database file's mode) to 0600: it holds device data and keys.
 fn private_files(path: &Path) -> Result<(), StoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path);
-        match created {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(StoreError::new(format!(
-                    "cannot create {}: {e}",
-                    path.display()
-                )));
-            }
-        }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.as_os_str().to_owned();
-            file.push(suffix);
-            let file = std::path::PathBuf::from(file);
-            if let Ok(meta) = std::fs::metadata(&file)
-                && meta.permissions().mode() & 0o077 != 0
-            {
-                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
-                    |e| StoreError::new(format!("cannot restrict {}: {e}", file.display())),
-                )?;
-            }
+    let created = crate::private_file::options()
+        .write(true)
+        .create_new(true)
+        .open(path);
+    match created {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError::new(format!(
+                "cannot create {}: {e}",
+                path.display()
+            )));
         }
     }
-    #[cfg(not(unix))]
-    let _ = path;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        crate::private_file::restrict(Path::new(&file)).map_err(StoreError::new)?;
+    }
     Ok(())
 }
 

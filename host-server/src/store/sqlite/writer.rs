@@ -304,12 +304,12 @@ fn load_device(
         .optional()?;
     match row {
         Some(loaded) => Ok(Some(loaded)),
-        None if job.auto_register => {
+        None if job.auto_register.is_some() => {
             // A retired device keeps its row (and data): never re-register it.
             if tx.execute(
-                "INSERT INTO devices (device_id, created_ms) VALUES (?1, ?2)
+                "INSERT INTO devices (device_id, created_ms, admitted_by) VALUES (?1, ?2, ?3)
                  ON CONFLICT (device_id) DO NOTHING",
-                params![device, job.received_ms],
+                params![device, job.received_ms, job.auto_register],
             )? == 0
             {
                 return Ok(None);
