@@ -12,8 +12,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use solarwire_core::envelope::{FIRMWARE_IV, Keys};
+use solarwire_core::envelope_v2::{KeyId, KeyRing as EnvelopeRing, KeysV2};
 
 use crate::key_vault::MasterKey;
+use crate::store::envelope_keys::EnvelopeKeys;
 use crate::store::{DeviceKeys, Store, StoreError};
 
 /// Bytes of a generated HMAC key (the firmware's key size).
@@ -77,11 +79,50 @@ pub fn core_keys(hmac: &[u8], aes: Option<[u8; 16]>) -> Keys {
     }
 }
 
+/// Gives `device` a new random envelope v2 secret under the next key id
+/// (1 for its first), sealed under `master`; its current key stays valid
+/// for `overlap_ms` after the store's time. The key id and the secret (to
+/// hand to the device once), or `None` for an unknown or retired device.
+///
+/// # Errors
+/// No OS randomness, or a store failure.
+pub async fn rotate_envelope_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    device: &str,
+    overlap_ms: u64,
+) -> Result<Option<(u32, [u8; 32])>, String> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| format!("no OS randomness: {e}"))?;
+    let (master, id) = (master.clone(), device.to_owned());
+    let rotated = store
+        .update_envelope_keys(
+            device,
+            Box::new(move |stored, now| {
+                let next = stored
+                    .as_ref()
+                    .map_or(1, |k| k.current.id.wrapping_add(1).max(1));
+                let key = master.seal_envelope_key(&id, next, &secret)?;
+                Ok(EnvelopeKeys::rotate(
+                    stored,
+                    key,
+                    now.saturating_add(overlap_ms),
+                ))
+            }),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rotated.map(|keys| (keys.current.id, secret)))
+}
+
 /// The keys that verify one device's uploads.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// The keys.
+    /// The firmware envelope's (v1) keys.
     pub keys: Keys,
+    /// The device's envelope v2 keys (current and, during a rotation,
+    /// previous), when it has any.
+    pub envelope: Option<EnvelopeRing>,
     /// Unknown device in fleet-key mode: register it on its first valid upload.
     pub auto_register: bool,
 }
@@ -127,12 +168,14 @@ impl KeyRing {
                 aes,
             }) => Resolved {
                 keys: core_keys(&hmac, aes),
+                envelope: self.envelope_ring(device).await?,
                 auto_register: false,
             },
             // Registered in fleet-key mode: verified with the fleet key while it is configured.
             Some(DeviceKeys { hmac: None, .. }) => match &self.fleet {
                 Some(fleet) => Resolved {
                     keys: fleet.clone(),
+                    envelope: self.envelope_ring(device).await?,
                     auto_register: false,
                 },
                 None => return Ok(None),
@@ -142,6 +185,7 @@ impl KeyRing {
                 return Ok(self.fleet.as_ref().map(|fleet| {
                     Arc::new(Resolved {
                         keys: fleet.clone(),
+                        envelope: None,
                         auto_register: true,
                     })
                 }));
@@ -157,6 +201,28 @@ impl KeyRing {
         Ok(Some(resolved))
     }
 
+    /// A device's envelope v2 keys, opened with the master key.
+    async fn envelope_ring(&self, device: &str) -> Result<Option<EnvelopeRing>, StoreError> {
+        let Some(stored) = self.store.envelope_keys(device).await? else {
+            return Ok(None);
+        };
+        let open = |key| {
+            self.master
+                .open_envelope_key(device, key)
+                .map(|secret| KeysV2::from_secret(&secret))
+                .map_err(StoreError::new)
+        };
+        let mut ring = EnvelopeRing::new(KeyId(stored.current.id), open(&stored.current)?);
+        if let Some(previous) = &stored.previous {
+            ring = ring.with_previous(
+                KeyId(previous.key.id),
+                open(&previous.key)?,
+                previous.until_ms,
+            );
+        }
+        Ok(Some(ring))
+    }
+
     /// `keys` as the store keeps them: sealed under the master key.
     ///
     /// # Errors
@@ -169,6 +235,7 @@ impl KeyRing {
     pub fn fleet(&self) -> Option<Resolved> {
         self.fleet.as_ref().map(|keys| Resolved {
             keys: keys.clone(),
+            envelope: None,
             auto_register: false,
         })
     }
