@@ -98,6 +98,9 @@ async fn device_encoder_to_server_to_stored_values() {
         .map(|i| row(i).into_iter().map(u64::from).collect())
         .collect();
     assert_eq!(history(&server, "E2DEV").await, want);
+    let (status, stats) = server.get("/api/v1/devices/E2DEV/stats").await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["codecs"][0]["method"], "codec_v2", "{stats}");
 
     // The last envelope again: its stored answer; an older one: a replay.
     let last = sent.last().unwrap();
