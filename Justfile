@@ -27,7 +27,22 @@ check-core:
     if [ -n "$bad" ]; then echo "solarwire-core depends on: $bad"; exit 1; fi
     echo "solarwire-core: $(wc -l <<<"$tree") crates, none std-only or I/O"
 
-# Core unit tests, property tests, every vector file, and the independent oracle.
+# The device's part of the core (codec v2 encoder, envelope v2 sealer) in the device loop (device/), built for the ESP32-C3 (riscv32imc-unknown-none-elf) with neither std nor alloc: code size and stack.
+check-device target_dir=(justfile_directory() / "target/device"):
+    #!/usr/bin/env bash
+    set -euo pipefail
+    target=riscv32imc-unknown-none-elf
+    rustup target list --installed --toolchain nightly | grep -qx "$target" || rustup target add --toolchain nightly "$target"
+    if cargo +nightly tree -q -p solarwire-device --target "$target" -e features -i solarwire-core | grep -q 'solarwire-core feature "alloc"'; then
+        echo "the device build enables the core's alloc feature"; exit 1
+    fi
+    RUSTFLAGS="-Z emit-stack-sizes" cargo +nightly build -q --release -p solarwire-device --target "$target" --target-dir "{{target_dir}}"
+    elf="{{target_dir}}/$target/release/device-loop"
+    # No global allocator is linked: the build would fail if anything allocated.
+    if llvm-nm "$elf" | grep -q '__rust_alloc'; then echo "the device build allocates"; exit 1; fi
+    echo "device-loop for $target (release, no std, no alloc):"
+    python3 device/report.py "$elf"
+
 test-native: setup-oracle
     cargo test -p solarwire-core -p solarwire-spec
     cargo test -q -p solarwire-spec --test vectors every_vector_file_passes -- --nocapture

@@ -20,6 +20,8 @@ pub enum ArgumentError {
     UnusedState,
     /// An AES IV was given without an AES key.
     IvWithoutKey,
+    /// Values codec v2 cannot hold; the codec's code says why.
+    CodecV2(&'static str),
     /// An AES key or IV that is not one 16-byte block.
     BlockLength {
         /// `aes_key` or `aes_iv`.
@@ -34,6 +36,7 @@ error_codes!(ArgumentError {
     | Self::RegisterIds { .. }
     | Self::UnusedState
     | Self::IvWithoutKey
+    | Self::CodecV2(_)
     | Self::BlockLength { .. } => "invalid_argument",
 });
 
@@ -41,7 +44,7 @@ impl fmt::Display for ArgumentError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownMethod => f.write_str(
-                "unknown method: smart, temporal, bit_packed, dictionary or semantic_rle",
+                "unknown method: smart, temporal, bit_packed, dictionary, semantic_rle or codec_v2",
             ),
             Self::RegisterIds { values, ids } => write!(
                 f,
@@ -49,6 +52,10 @@ impl fmt::Display for ArgumentError {
             ),
             Self::UnusedState => f.write_str("the method does not use a temporal state"),
             Self::IvWithoutKey => f.write_str("an AES IV needs an AES key"),
+            Self::CodecV2(code) => write!(
+                f,
+                "codec v2 cannot hold these values ({code}): 1 to 16 registers, 1 to 255 samples"
+            ),
             Self::BlockLength { field, len } => write!(f, "{field} must be 16 bytes, not {len}"),
         }
     }

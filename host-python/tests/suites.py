@@ -93,7 +93,13 @@ def decoded(d: sw.Decoded) -> dict[str, Any]:
 def encode(spec: Any, state: Any) -> bytes:
     method = spec["method"]
     temporal = method in ("temporal_base", "temporal_delta")
-    if not temporal and method not in ("smart", "bit_packed", "dictionary", "semantic_rle"):
+    if not temporal and method not in (
+        "smart",
+        "bit_packed",
+        "dictionary",
+        "semantic_rle",
+        "codec_v2",
+    ):
         raise FileError(f"unknown encode.method {method!r}")
     uses_state = temporal or method == "smart"
     return sw.encode_packet(

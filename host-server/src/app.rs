@@ -28,6 +28,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Accept unsigned legacy bodies from known devices.
     pub allow_unsigned_legacy: bool,
+    /// How far an envelope v2's device time may be from the server's.
+    pub clock_skew: solarwire_core::envelope_v2::SkewWindow,
     /// Per-device rate limit, when on.
     pub rate: Option<DeviceLimiter>,
     /// Requests per signed API client, when on.

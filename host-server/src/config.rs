@@ -68,6 +68,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SOLARWIRE_ALLOW_UNSIGNED_LEGACY")]
     pub allow_unsigned_legacy: bool,
 
+    /// How far an envelope v2's device time may be from the server's clock,
+    /// either way, before the upload is refused (`clock_skew`).
+    #[arg(long, env = "SOLARWIRE_CLOCK_SKEW", default_value = "5m", value_parser = parse_duration)]
+    pub clock_skew: Duration,
+
     /// Break-glass bearer token with admin rights, for recovery when no
     /// admin user can log in. Prefer users (`solarwire user add`) and API
     /// keys; every use of this token is logged.

@@ -2,7 +2,11 @@
 //! JSON, rate limit — then the store decides replay, decodes and commits.
 //!
 //! The order is the core's contract: structure, then MAC, then replay, so a
-//! forged or malformed upload never moves a nonce. Authentication failures
+//! forged or malformed upload never moves a nonce. The upload routes take
+//! both envelopes, told apart by the first byte: the firmware's JSON
+//! envelope (v1) and envelope v2 (version byte `0x02`, `docs/envelope-v2.md`:
+//! key id with rotation overlap, device time within the clock-skew window,
+//! 64-bit counter). Authentication failures
 //! share one outward answer ([`Refusal::Unauthenticated`]); the precise core
 //! code goes to the log only, never a key or a MAC. A refusal carries no
 //! HTTP: `http/` maps it to a status.
@@ -11,13 +15,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use solarwire_core::envelope::{Envelope, EnvelopeError, Verified};
-use solarwire_core::replay::ReplayError;
+use solarwire_core::envelope_v2::{Content, EnvelopeV2Error, OpenedV2, is_v2, open_v2, peek_v2};
 use solarwire_core::upload::{Format, Upload, UploadError, attribute, is_bare_body};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::keys::Resolved;
-use crate::store::{IngestError, IngestJob, IngestOutcome};
+use crate::store::{IngestError, IngestJob, IngestOutcome, Replayed, Seal};
 
 /// Why an upload was refused; nothing was stored and no nonce moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +47,11 @@ pub enum Refusal {
         /// How long until it may upload again.
         wait: Duration,
     },
-    /// A nonce not greater than the last accepted one (`replay`).
-    Replay(ReplayError),
+    /// A nonce or counter not greater than the last accepted one (`replay`).
+    Replay(Replayed),
+    /// An authentic envelope v2 whose device time is outside the server's
+    /// clock-skew window (`clock_skew`): the device's clock needs a sync.
+    ClockSkew,
     /// The write queue is full (`busy`).
     Busy,
     /// Storage failed (`unavailable`).
@@ -61,6 +68,7 @@ impl Refusal {
             Self::Unauthenticated => "unauthorized",
             Self::RateLimited { .. } => "rate_limited",
             Self::Replay(e) => e.code(),
+            Self::ClockSkew => "clock_skew",
             Self::Busy => "busy",
             Self::Unavailable => "unavailable",
         }
@@ -140,6 +148,9 @@ async fn aggregated(
     received_ms: u64,
 ) -> Result<IngestJob, Refusal> {
     check_device(&device)?;
+    if is_v2(&body) {
+        return aggregated_v2(state, device, body, received_ms).await;
+    }
     let envelope = Envelope::parse(&body).map_err(structure_error)?;
     let resolved = resolve(state, &device).await?;
     let verified = open(envelope, &resolved, &device)?;
@@ -154,6 +165,54 @@ async fn aggregated(
         body,
         received_ms,
     ))
+}
+
+/// An envelope v2 on an upload route: structure, then the device's key by
+/// key id at the receive time, tag, decryption and device time (the core's
+/// `open_v2`); its plaintext is an upload JSON bound to the path's device.
+async fn aggregated_v2(
+    state: &AppState,
+    device: String,
+    body: Bytes,
+    received_ms: u64,
+) -> Result<IngestJob, Refusal> {
+    let header = peek_v2(&body).map_err(v2_structure_error)?;
+    if header.content != Content::Json {
+        return Err(Refusal::malformed(
+            "malformed",
+            &"an upload route takes an envelope v2 whose content is an upload JSON",
+        ));
+    }
+    let resolved = resolve(state, &device).await?;
+    let ring = resolved
+        .envelope
+        .as_ref()
+        .ok_or_else(|| auth_failure(&device, "missing_key"))?;
+    let opened = open_v2(&body, ring, received_ms, state.clock_skew).map_err(|e| match e {
+        EnvelopeV2Error::ClockSkew => {
+            tracing::warn!(device, "envelope v2 device time outside the skew window");
+            Refusal::ClockSkew
+        }
+        EnvelopeV2Error::Malformed { .. } | EnvelopeV2Error::TooLarge { .. } => {
+            v2_structure_error(e)
+        }
+        _ => auth_failure(&device, e.code()),
+    })?;
+    let upload = parse_upload(state, &opened.plaintext)?;
+    bind(&device, &upload)?;
+    let OpenedV2 { header, tag, .. } = opened;
+    Ok(IngestJob {
+        device,
+        auto_register: None,
+        seal: Some(Seal::V2 {
+            counter: header.counter,
+            tag,
+        }),
+        format: Format::Aggregated,
+        upload,
+        raw: body,
+        received_ms,
+    })
 }
 
 /// Legacy bodies carry the device id inside the JSON. An unencrypted
@@ -242,7 +301,10 @@ fn job(
     IngestJob {
         device,
         auto_register: resolved.auto_register.clone(),
-        seal: verified.map(|v| (v.nonce, v.mac)),
+        seal: verified.map(|v| Seal::V1 {
+            nonce: v.nonce,
+            mac: v.mac,
+        }),
         format,
         upload,
         raw,
@@ -303,6 +365,14 @@ fn bind(device: &str, upload: &Upload) -> Result<(), Refusal> {
 
 fn structure_error(e: EnvelopeError) -> Refusal {
     Refusal::malformed(e.code(), &e)
+}
+
+/// An envelope v2 of the wrong structure or size (nothing secret was used).
+fn v2_structure_error(e: EnvelopeV2Error) -> Refusal {
+    match e {
+        EnvelopeV2Error::TooLarge { .. } => Refusal::TooLarge(e.to_string()),
+        _ => Refusal::malformed(e.code(), &e),
+    }
 }
 
 /// [`Refusal::Unauthenticated`] outward, the precise reason in the log.

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use solarwire_core::envelope::{Envelope, Keys, Nonce, SealOptions, seal};
 
+use crate::store::envelope_keys::{EnvelopeKeys, PreviousKey, StoredKey};
 use crate::store::{DeviceKeys, Store};
 
 /// The master key file in the data directory.
@@ -158,9 +159,61 @@ impl MasterKey {
         })
     }
 
+    /// An envelope v2 secret as it is stored: sealed under a name that
+    /// holds the device and the key id, so a blob moved to another device
+    /// or key id does not open.
+    ///
+    /// # Errors
+    /// When the OS has no randomness.
+    pub fn seal_envelope_key(
+        &self,
+        device: &str,
+        id: u32,
+        secret: &[u8; 32],
+    ) -> Result<StoredKey, String> {
+        let sealed = self.seal(
+            &envelope_label(device, id),
+            &DeviceKeys {
+                hmac: Some(secret.to_vec()),
+                aes: None,
+            },
+        )?;
+        Ok(StoredKey {
+            id,
+            secret: sealed.hmac.unwrap_or_default(),
+        })
+    }
+
+    /// The secret of a stored envelope v2 key.
+    ///
+    /// # Errors
+    /// When it does not open (another master key, device or key id) or is
+    /// not 32 bytes.
+    pub fn open_envelope_key(&self, device: &str, key: &StoredKey) -> Result<[u8; 32], String> {
+        let stored = DeviceKeys {
+            hmac: Some(key.secret.clone()),
+            aes: None,
+        };
+        if !is_sealed(&stored) {
+            return Err(format!(
+                "device {device}: envelope key {} is not sealed",
+                key.id
+            ));
+        }
+        self.open(&envelope_label(device, key.id), &stored)?
+            .hmac
+            .and_then(|secret| <[u8; 32]>::try_from(secret.as_slice()).ok())
+            .ok_or_else(|| format!("device {device}: envelope key {} is not 32 bytes", key.id))
+    }
+
     fn core_keys(&self, iv: [u8; 16]) -> Keys {
         Keys::new(&self.mac).with_aes(self.enc, iv)
     }
+}
+
+/// The name an envelope v2 secret is sealed under.
+fn envelope_label(device: &str, id: u32) -> String {
+    format!("{device}/envelope-v2/{id}")
 }
 
 /// The environment variable holding the master key (hex).
@@ -202,7 +255,52 @@ pub async fn reseal_all(
     old: &MasterKey,
     new: &MasterKey,
 ) -> Result<usize, String> {
-    reseal(store, old, new, |keys| keys.hmac.is_some()).await
+    let count = reseal(store, old, new, |keys| keys.hmac.is_some()).await?;
+    Ok(count + reseal_envelope_keys(store, old, new).await?)
+}
+
+/// Re-seals every device's envelope v2 keys under `new`; how many devices.
+/// A device whose keys changed meanwhile (a rotation) is refused with
+/// nothing written: run the command again.
+async fn reseal_envelope_keys(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<usize, String> {
+    let mut count = 0;
+    for device in store.devices().await.map_err(|e| e.to_string())? {
+        let id = &device.device_id;
+        let Some(before) = store.envelope_keys(id).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let reseal =
+            |key: &StoredKey| new.seal_envelope_key(id, key.id, &old.open_envelope_key(id, key)?);
+        let after = EnvelopeKeys {
+            current: reseal(&before.current)?,
+            previous: match &before.previous {
+                Some(p) => Some(PreviousKey {
+                    key: reseal(&p.key)?,
+                    until_ms: p.until_ms,
+                }),
+                None => None,
+            },
+        };
+        store
+            .update_envelope_keys(
+                id,
+                Box::new(move |stored, _| {
+                    if stored.as_ref() == Some(&before) {
+                        Ok(after)
+                    } else {
+                        Err("envelope keys changed during the re-seal: run it again".into())
+                    }
+                }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 /// Re-seals the `wanted` key sets in one store transaction: when one does

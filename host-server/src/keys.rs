@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use solarwire_core::envelope::{FIRMWARE_IV, Keys};
+use solarwire_core::envelope_v2::{KeyId, KeyRing as EnvelopeRing, KeysV2};
 
 use crate::key_vault::{self, MasterKey};
+use crate::store::envelope_keys::EnvelopeKeys;
 use crate::store::{DeviceKeys, Store, StoreError};
 
 /// Bytes of a generated HMAC key (the firmware's key size).
@@ -108,11 +110,50 @@ impl FleetKey {
     }
 }
 
+/// Gives `device` a new random envelope v2 secret under the next key id
+/// (1 for its first), sealed under `master`; its current key stays valid
+/// for `overlap_ms` after the store's time. The key id and the secret (to
+/// hand to the device once), or `None` for an unknown or retired device.
+///
+/// # Errors
+/// No OS randomness, or a store failure.
+pub async fn rotate_envelope_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    device: &str,
+    overlap_ms: u64,
+) -> Result<Option<(u32, [u8; 32])>, String> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| format!("no OS randomness: {e}"))?;
+    let (master, id) = (master.clone(), device.to_owned());
+    let rotated = store
+        .update_envelope_keys(
+            device,
+            Box::new(move |stored, now| {
+                let next = stored
+                    .as_ref()
+                    .map_or(1, |k| k.current.id.wrapping_add(1).max(1));
+                let key = master.seal_envelope_key(&id, next, &secret)?;
+                Ok(EnvelopeKeys::rotate(
+                    stored,
+                    key,
+                    now.saturating_add(overlap_ms),
+                ))
+            }),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rotated.map(|keys| (keys.current.id, secret)))
+}
+
 /// The keys that verify one device's uploads.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// The keys.
+    /// The firmware envelope's (v1) keys.
     pub keys: Keys,
+    /// The device's envelope v2 keys (current and, during a rotation,
+    /// previous), when it has any.
+    pub envelope: Option<EnvelopeRing>,
     /// Unknown device in fleet-key mode: register it on its first valid
     /// upload, admitted by this key (the fleet key's id).
     pub auto_register: Option<String>,
@@ -190,11 +231,15 @@ impl KeyRing {
                 aes,
             }) => Resolved {
                 keys: core_keys(&hmac, aes),
+                envelope: self.envelope_ring(device).await?,
                 auto_register: None,
             },
             // Registered in fleet-key mode: verified with the fleet key while it is configured.
             Some(DeviceKeys { hmac: None, .. }) => match self.fleet() {
-                Some(fleet) => fleet,
+                Some(fleet) => Resolved {
+                    envelope: self.envelope_ring(device).await?,
+                    ..fleet
+                },
                 None => return Ok(None),
             },
             // Unknown devices are not cached: the next valid upload registers them.
@@ -202,6 +247,7 @@ impl KeyRing {
                 return Ok(self.fleet.as_ref().map(|fleet| {
                     Arc::new(Resolved {
                         keys: fleet.keys.clone(),
+                        envelope: None,
                         auto_register: Some(fleet.id.clone()),
                     })
                 }));
@@ -215,6 +261,36 @@ impl KeyRing {
             cache.insert(device.to_owned(), resolved.clone());
         }
         Ok(Some(resolved))
+    }
+
+    /// A device's envelope v2 keys, opened with the master key (read again
+    /// once when a key does not open).
+    async fn envelope_ring(&self, device: &str) -> Result<Option<EnvelopeRing>, StoreError> {
+        let Some(stored) = self.store.envelope_keys(device).await? else {
+            return Ok(None);
+        };
+        let master = self
+            .master()
+            .ok_or_else(|| StoreError::new("master key lock poisoned"))?;
+        let open = |key| {
+            master
+                .open_envelope_key(device, key)
+                .or_else(|first| {
+                    self.reload_master()
+                        .map_or(Err(first), |newer| newer.open_envelope_key(device, key))
+                })
+                .map(|secret| KeysV2::from_secret(&secret))
+                .map_err(StoreError::new)
+        };
+        let mut ring = EnvelopeRing::new(KeyId(stored.current.id), open(&stored.current)?);
+        if let Some(previous) = &stored.previous {
+            ring = ring.with_previous(
+                KeyId(previous.key.id),
+                open(&previous.key)?,
+                previous.until_ms,
+            );
+        }
+        Ok(Some(ring))
     }
 
     /// `keys` as the store keeps them: sealed under the master key (the
@@ -233,6 +309,7 @@ impl KeyRing {
     pub fn fleet(&self) -> Option<Resolved> {
         self.fleet.as_ref().map(|fleet| Resolved {
             keys: fleet.keys.clone(),
+            envelope: None,
             auto_register: None,
         })
     }

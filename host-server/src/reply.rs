@@ -75,8 +75,11 @@ pub struct UploadReport {
     pub duplicate: bool,
     /// Row id of the stored upload.
     pub upload_id: i64,
-    /// The envelope's nonce (absent for unsigned legacy bodies).
+    /// The firmware envelope's nonce (absent for unsigned legacy bodies and envelope v2).
     pub nonce: Option<u32>,
+    /// The envelope v2's counter (only for envelope v2 uploads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
     /// Samples stored.
     pub samples: usize,
     /// One entry per packet.
@@ -138,6 +141,7 @@ fn report(s: &UploadSummary, duplicate: bool) -> UploadReport {
         duplicate,
         upload_id: s.upload_id,
         nonce: s.nonce,
+        counter: s.counter,
         samples: s.samples,
         packets: s.packets.clone(),
     }

@@ -82,6 +82,15 @@ impl Running {
 }
 
 /// The per-client limiter: `per_second` requests a second, a second's worth as burst.
+/// The envelope v2 skew window: `skew` either way.
+fn skew_window(skew: Duration) -> solarwire_core::envelope_v2::SkewWindow {
+    let ms = u64::try_from(skew.as_millis()).unwrap_or(u64::MAX);
+    solarwire_core::envelope_v2::SkewWindow {
+        past_ms: ms,
+        future_ms: ms,
+    }
+}
+
 fn client_limiter(per_second: f64) -> Option<DeviceLimiter> {
     let burst = u32::try_from(per_second.ceil() as i64).unwrap_or(u32::MAX);
     DeviceLimiter::new(per_second, burst)
@@ -221,6 +230,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         body_limit: args.max_body_bytes,
         body_timeout: args.body_timeout,
         allow_unsigned_legacy: args.allow_unsigned_legacy,
+        clock_skew: skew_window(args.clock_skew),
         rate: DeviceLimiter::new(args.device_rate, args.device_burst),
         registrations: DeviceLimiter::new(args.registration_rate, REGISTRATION_BURST),
         client_rate: client_limiter(args.policy.client_rate),

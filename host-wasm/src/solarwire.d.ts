@@ -51,7 +51,13 @@ export type Method =
   | "codec_v2";
 
 /** The encoders (default `smart`, the device's selection): `temporal` writes a base or a delta, as the device would. */
-export type EncodeMethod = "bit_packed" | "dictionary" | "semantic_rle" | "temporal" | "smart";
+export type EncodeMethod =
+  | "bit_packed"
+  | "dictionary"
+  | "semantic_rle"
+  | "temporal"
+  | "smart"
+  | "codec_v2";
 
 export interface DecodeOptions {
   /** The true value count (register count × sample count); the header's byte must agree with it modulo 256. */

@@ -248,6 +248,7 @@ function encodeInput(api, encode, state) {
     case "bit_packed":
     case "dictionary":
     case "semantic_rle":
+    case "codec_v2":
       return api.encodePacket(encode.values, encode.method, ids);
     case "temporal_base":
     case "temporal_delta":

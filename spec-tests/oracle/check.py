@@ -58,7 +58,7 @@ except ImportError:
              "target/oracle-venv/bin/pip install -r spec-tests/oracle/requirements.txt")
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
-VECTORS_V2 = VECTORS.parent / "vectors-v2"  # codec v2, until every host runs it
+VECTORS_V2 = VECTORS.parent / "vectors-v2"  # envelope v2, until every host runs it
 FIXED_IV = bytes(range(16))
 
 ERRORS = {

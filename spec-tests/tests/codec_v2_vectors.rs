@@ -1,9 +1,9 @@
-//! The v2 vectors (`spec-tests/vectors-v2/`: codec v2 and envelope v2), run
-//! on the native core.
+//! The envelope v2 vectors (`spec-tests/vectors-v2/`), run on the native core.
 //!
-//! They live outside `vectors/` until every host runs them: the wasm and
-//! Python runners would report codec v2 packets as unknown markers and have
-//! no `envelope_v2` suite. Moving the files into `vectors/` retires this test.
+//! They live outside `vectors/` until every host runs them: the JS and
+//! Python runners have no `envelope_v2` suite yet. Codec v2's vectors are in
+//! `vectors/` (every host runs them). Moving the file into `vectors/`
+//! retires this test.
 
 #![allow(clippy::print_stdout)] // the runner format (spec/vectors.md) is printed output
 
@@ -20,7 +20,7 @@ fn codec_v2_vectors_pass() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no codec v2 vector files");
+    assert!(!files.is_empty(), "no envelope v2 vector files");
     for path in files {
         let report = evaluate(&std::fs::read_to_string(&path).expect("readable"))
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

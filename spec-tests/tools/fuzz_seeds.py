@@ -3,12 +3,12 @@
 
 Usage: python3 spec-tests/tools/fuzz_seeds.py OUT_DIR
 Creates OUT_DIR/{envelope,codec,upload,inspect}/ with one file per input found
-in spec-tests/vectors (envelopes, packets, upload bodies and their payloads), and
-OUT_DIR/codec_v2/ and OUT_DIR/envelope_v2/ with the packets and envelopes of
-spec-tests/vectors-v2, and OUT_DIR/http_ingest/ with each envelope as a JSON
-POST to /aggregated/ESP32_001 in the input encoding of
-host-server/tests/common/http_fuzz.rs (method byte, target byte, header lines,
-a zero byte, the body).
+in spec-tests/vectors (envelopes, packets, upload bodies and their payloads),
+OUT_DIR/codec_v2/ with its codec v2 packets (marker 0xC2),
+OUT_DIR/envelope_v2/ with the envelopes of spec-tests/vectors-v2, and
+OUT_DIR/http_ingest/ with each envelope as a JSON POST to /aggregated/ESP32_001
+in the input encoding of host-server/tests/common/http_fuzz.rs (method byte,
+target byte, header lines, a zero byte, the body).
 """
 import base64
 import hashlib
@@ -52,6 +52,8 @@ def main() -> None:
                 # codec target: 3 control bytes, then the packet.
                 write(out, "codec", bytes([0, 0, 0]) + bytes.fromhex(p))
                 write(out, "inspect", p.encode())
+                if p.lower().startswith("c2"):
+                    write(out, "codec_v2", bytes.fromhex(p))
     for path in sorted(V2.rglob("*.json")):
         for v in json.loads(path.read_text())["vectors"]:
             for key, target in (("packet_hex", "codec_v2"), ("envelope_hex", "envelope_v2")):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write spec-tests/vectors-v2/codec-v2.json: codec v2 vectors in the `codec` suite.
+"""Write spec-tests/vectors/codec-v2.json: codec v2 vectors in the `codec` suite.
 
 Every packet and expected value comes from spec-tests/oracle/codec_v2.py, written from
 docs/codec-v2.md alone (no Rust involved); malformed packets are written byte by byte from
@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "oracle"))
 import codec_v2  # noqa: E402
 
-OUT = HERE.parent / "vectors-v2" / "codec-v2.json"
+OUT = HERE.parent / "vectors" / "codec-v2.json"
 # The real PV series beside the workspace, or where SOLARWIRE_PV_DATA says.
 PV = Path(os.environ.get("SOLARWIRE_PV_DATA", HERE.parent.parent.parent / "shared" / "data" / "pv"))
 LAYOUT6 = [0, 1, 3, 5, 7, 9]  # Vac1 Iac1 Vpv1 Ipv1 Temp Pac

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{TemporalState, bitpack, dictionary, semantic, smart};
+use super::{TemporalState, bitpack, dictionary, semantic, smart, v2};
 use crate::argument::ArgumentError;
 
 /// The encoders a caller can ask for by name.
@@ -21,16 +21,20 @@ pub enum Encoder {
     Dictionary,
     /// Semantic run-length encoding (`0x50`, lossy).
     SemanticRle,
+    /// solarwire's codec v2 (`0xC2`, `docs/codec-v2.md`): its channels are
+    /// the layout the register ids repeat.
+    CodecV2,
 }
 
 impl Encoder {
     /// Every encoder.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Smart,
         Self::Temporal,
         Self::BitPacked,
         Self::Dictionary,
         Self::SemanticRle,
+        Self::CodecV2,
     ];
 
     /// The stable name every host accepts.
@@ -41,6 +45,7 @@ impl Encoder {
             Self::BitPacked => "bit_packed",
             Self::Dictionary => "dictionary",
             Self::SemanticRle => "semantic_rle",
+            Self::CodecV2 => "codec_v2",
         }
     }
 
@@ -66,7 +71,10 @@ impl Encoder {
 
     /// Whether the encoder needs every value's register id.
     pub fn needs_register_ids(self) -> bool {
-        matches!(self, Self::Smart | Self::Temporal | Self::SemanticRle)
+        matches!(
+            self,
+            Self::Smart | Self::Temporal | Self::SemanticRle | Self::CodecV2
+        )
     }
 
     /// Encodes one upload cycle's values as the device does. `state` is the
@@ -75,7 +83,8 @@ impl Encoder {
     ///
     /// # Errors
     /// `invalid_argument`: a register id count that differs from the value
-    /// count where ids are needed, or a state given to an encoder without one.
+    /// count where ids are needed, a state given to an encoder without one,
+    /// or values codec v2 cannot hold (none, over 16 registers or 255 samples).
     pub fn encode(
         self,
         values: &[u16],
@@ -99,8 +108,20 @@ impl Encoder {
             Self::BitPacked => bitpack::encode(values),
             Self::Dictionary => dictionary::encode(values),
             Self::SemanticRle => semantic::encode(values, register_ids),
+            Self::CodecV2 => v2::encode_to_vec(values, layout_period(register_ids))
+                .map_err(|e| ArgumentError::CodecV2(e.code()))?,
         })
     }
+}
+
+/// The channel count of per-value register ids: the shortest layout whose
+/// repetition gives them (a layout holds distinct ids).
+fn layout_period(ids: &[u8]) -> usize {
+    (1..=ids.len())
+        .find(|&p| {
+            ids.len().is_multiple_of(p) && ids.iter().zip(ids.iter().skip(p)).all(|(a, b)| a == b)
+        })
+        .unwrap_or(1)
 }
 
 #[cfg(test)]

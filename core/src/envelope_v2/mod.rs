@@ -12,11 +12,16 @@
 //! - [`decide_counter`] is the replay decision, made by the caller after
 //!   opening.
 //! - [`KeyRing`] keeps a previous key valid for an overlap after a rotation.
+//!
+//! Without the `alloc` feature (a device) only sealing, the header and the
+//! keys are built: opening and the replay decision are the server's.
 
 mod error;
 mod header;
 mod keys;
+#[cfg(feature = "alloc")]
 mod open;
+#[cfg(feature = "alloc")]
 mod replay;
 mod seal;
 #[cfg(test)]
@@ -25,7 +30,9 @@ mod tests;
 pub use error::EnvelopeV2Error;
 pub use header::{Content, HEADER_LEN, HeaderV2, VERSION};
 pub use keys::{KeyId, KeyLookup, KeyRing, KeysV2};
+#[cfg(feature = "alloc")]
 pub use open::{OpenedV2, SkewWindow, is_v2, open_v2, peek_v2};
+#[cfg(feature = "alloc")]
 pub use replay::{LastCounter, decide_counter};
 pub use seal::{seal_v2, sealed_len};
 

@@ -45,7 +45,7 @@ _Bytes = bytes | bytearray | memoryview
 _Text = str | bytes | bytearray | memoryview
 _Ids = bytes | bytearray | Sequence[int]
 _Profile = str | Profile | None
-_Method = Literal["smart", "temporal", "bit_packed", "dictionary", "semantic_rle"]
+_Method = Literal["smart", "temporal", "bit_packed", "dictionary", "semantic_rle", "codec_v2"]
 
 class SolarwireError(ValueError):
     """Base of every solarwire error; `code` is the stable error code."""

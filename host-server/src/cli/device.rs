@@ -59,6 +59,16 @@ pub enum DeviceCommand {
         /// Device id.
         id: String,
     },
+    /// Give a device a new envelope v2 key (its secret printed once) under
+    /// the next key id; envelopes sealed with its current key are still
+    /// accepted for the overlap.
+    EnvelopeKey {
+        /// Device id.
+        id: String,
+        /// How long the current key stays valid (e.g. `0s`, `30m`, `24h`).
+        #[arg(long, default_value = "1h", value_parser = crate::duration::parse_duration)]
+        overlap: std::time::Duration,
+    },
 }
 
 /// How a device's keys are made.
@@ -122,6 +132,22 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
             ));
         }
         DeviceCommand::RotateMasterKey => rotate_master_key(data_dir, store.as_ref()).await?,
+        DeviceCommand::EnvelopeKey { id, overlap } => {
+            let master = key_vault::from_env(data_dir)?;
+            let overlap_ms = u64::try_from(overlap.as_millis()).unwrap_or(u64::MAX);
+            let (key_id, secret) =
+                crate::keys::rotate_envelope_key(store.as_ref(), &master, &id, overlap_ms)
+                    .await?
+                    .ok_or_else(|| format!("no device {id}"))?;
+            say(format_args!(
+                "device {id}: envelope v2 key id {key_id}; the previous key (if any) stays valid for {} s",
+                overlap.as_secs()
+            ));
+            say(format_args!(
+                "envelope v2 secret (hex, shown once): {}",
+                hex::encode(secret)
+            ));
+        }
         DeviceCommand::List { json } => list(store.as_ref(), json).await?,
         DeviceCommand::Show { id } => {
             let detail = store

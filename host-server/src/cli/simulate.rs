@@ -5,9 +5,9 @@ use std::path::Path;
 use solarwire_core::envelope::Keys;
 
 use super::{open_store, runtime, say};
-use crate::keys::{generate, parse_hmac_key};
+use crate::keys::{generate, parse_hmac_key, rotate_envelope_key};
 use crate::simulate::SimulateArgs;
-use crate::simulate::firmware::FirmwareDevice;
+use crate::simulate::firmware::{FirmwareDevice, PacketFormat};
 
 /// Runs a simulation.
 pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
@@ -17,10 +17,22 @@ pub(super) fn run(data_dir: &Path, args: &SimulateArgs) -> Result<(), String> {
     }
     let runtime = runtime()?;
     let keys = runtime.block_on(device_keys(data_dir, args, &ids))?;
+    let envelope = if args.format == PacketFormat::V2 && args.key.is_none() {
+        runtime.block_on(envelope_keys(data_dir, &ids))?
+    } else {
+        vec![None; ids.len()]
+    };
     let devices = ids
         .into_iter()
         .zip(keys)
-        .map(|(id, keys)| FirmwareDevice::new(id, keys, args.registers.clone()))
+        .zip(envelope)
+        .map(|((id, keys), envelope)| {
+            let device = FirmwareDevice::new(id, keys, args.registers.clone());
+            match envelope {
+                Some((key_id, secret)) => device.with_envelope_v2(key_id, &secret),
+                None => device,
+            }
+        })
         .collect();
     // What the devices' build embeds, when this data directory has the fleet
     // firmware keys: the simulated devices then verify updates as the firmware does.
@@ -80,6 +92,29 @@ async fn device_keys(
             "added {added} simulated device(s) to {}",
             data_dir.display()
         ));
+    }
+    Ok(keys)
+}
+
+/// Each device's current envelope v2 key (id and secret) from the local
+/// database; a device without one gets its first.
+async fn envelope_keys(
+    data_dir: &Path,
+    ids: &[String],
+) -> Result<Vec<Option<(u32, [u8; 32])>>, String> {
+    let store = open_store(data_dir)?;
+    let master = crate::key_vault::from_env(data_dir)?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        let stored = store.envelope_keys(id).await.map_err(|e| e.to_string())?;
+        let key = match stored {
+            Some(stored) => Some((
+                stored.current.id,
+                master.open_envelope_key(id, &stored.current)?,
+            )),
+            None => rotate_envelope_key(store.as_ref(), &master, id, 0).await?,
+        };
+        keys.push(key);
     }
     Ok(keys)
 }

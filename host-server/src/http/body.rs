@@ -43,16 +43,33 @@ pub fn bounded(
 /// Admits a request whose `Content-Type`, when present, is JSON
 /// (`application/json` or `application/…+json`, any parameters).
 pub fn json_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    media_types(is_json, "send the body as application/json")
+}
+
+/// Admits an upload: JSON (the firmware's envelope) or
+/// `application/octet-stream` (an envelope v2), or no `Content-Type`.
+pub fn upload_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    media_types(
+        |v| is_json(v) || media_type(v) == "application/octet-stream",
+        "send the body as application/json (an envelope v2 as application/octet-stream)",
+    )
+}
+
+/// Admits a request whose every `Content-Type` value `accepts`.
+fn media_types(
+    accepts: fn(&str) -> bool,
+    hint: &'static str,
+) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     warp::header::headers_cloned()
-        .and_then(|headers: http::HeaderMap| async move {
+        .and_then(move |headers: http::HeaderMap| async move {
             let declared = headers.get_all(http::header::CONTENT_TYPE);
-            if declared.iter().all(|v| v.to_str().is_ok_and(is_json)) {
+            if declared.iter().all(|v| v.to_str().is_ok_and(accepts)) {
                 Ok(())
             } else {
                 Err(warp::reject::custom(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
-                    "send the body as application/json",
+                    hint,
                 )))
             }
         })

@@ -183,6 +183,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("unsupported_media_type", 415, "an unsupported content type"),
     (
+        "clock_skew",
+        422,
+        "an envelope v2 whose device time is outside the clock-skew window",
+    ),
+    (
         "too_many_samples",
         422,
         "too many samples in the range; use a series",

@@ -26,6 +26,7 @@ const MAX_FIRMWARE_VERSION: usize = 64;
 /// `POST /devices`, `GET /security/{id}/nonce`.
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     let body = || body::json_type().and(body::bounded(state.body_limit, state.body_timeout));
+    let upload_body = body::upload_type().and(body::bounded(state.body_limit, state.body_timeout));
     let upload = |route: Route, st: Arc<AppState>, body: Bytes| async move {
         match route {
             Route::Aggregated(device) => respond(aggregated_upload(&st, device, body).await),
@@ -47,7 +48,7 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
             .map(|| Route::Legacy))
         .unify()
         .and(with_state(state))
-        .and(body())
+        .and(upload_body)
         .then(upload);
     let register = warp::path!("devices")
         .and(warp::post())
@@ -77,13 +78,20 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
     path = "/aggregated/{device_id}",
     tag = "firmware",
     security(()),
-    request_body(content = ref("#/components/schemas/Envelope"), description = "The sealed upload"),
+    request_body(
+        description = "The sealed upload: the firmware's JSON envelope, or an envelope v2 (binary, `docs/envelope-v2.md`)",
+        content(
+            (ref("#/components/schemas/Envelope") = "application/json"),
+            (Vec<u8> = "application/octet-stream"),
+        ),
+    ),
     responses(
         (status = 200, description = "Stored (or an identical resend of the last upload: `duplicate: true`, nothing new stored)", body = AggregatedReply),
         (status = 400, description = "A malformed envelope or upload (the core's error code: `malformed`, `bad_base64`, `bad_mac_encoding` …)", body = ErrorBody),
         (status = 401, description = "Wrong MAC or key, failed decryption, or unknown device (`unauthorized`); the nonce is untouched", body = ErrorBody),
-        (status = 409, description = "A nonce not greater than the last accepted one (`replay`)", body = ErrorBody),
+        (status = 409, description = "A nonce (counter for envelope v2) not greater than the last accepted one (`replay`)", body = ErrorBody),
         (status = 413, description = "Over the body, packet or value limits (`too_large`)", body = ErrorBody),
+        (status = 422, description = "An authentic envelope v2 whose device time is outside the clock-skew window (`clock_skew`)", body = ErrorBody),
         (status = 429, description = "Over the device's upload rate (`rate_limited`, with `Retry-After`)", body = ErrorBody),
         (status = 503, description = "The write queue is full or storage is unavailable (`busy`, `unavailable`, with `Retry-After`)", body = ErrorBody),
     ),
@@ -138,6 +146,10 @@ impl From<Refusal> for ApiError {
                 Self::rate_limited(format!("device {device} is over its upload rate"), wait)
             }
             Refusal::Replay(e) => Self::coded(e.code(), e.to_string()),
+            Refusal::ClockSkew => Self::coded(
+                "clock_skew",
+                "the envelope's device time is outside the server's clock-skew window; sync the device clock",
+            ),
             Refusal::Busy => Self::unavailable("busy", "the write queue is full", 1),
             Refusal::Unavailable => Self::unavailable("unavailable", "storage is unavailable", 5),
         }

@@ -2,13 +2,18 @@
 //! compresses the pending samples into one packet with the device's smart
 //! selection and temporal ring (`solarwire-core`'s encoder), writes the
 //! upload JSON in the device's field order (spec §6.1), and seals it with
-//! the next nonce (first envelope after a wiped NVS: 11001).
+//! the next nonce (first envelope after a wiped NVS: 11001). A device given
+//! an envelope v2 key and `--format v2` is one that runs solarwire's core:
+//! codec v2 packets sealed in envelope v2 (`docs/envelope-v2.md`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use solarwire_core::codec::{Method, TemporalState, encode_smart, v2};
 use solarwire_core::envelope::{EnvelopeError, Keys, Nonce, SealOptions, seal};
+use solarwire_core::envelope_v2::{
+    Content, EnvelopeV2Error, HeaderV2, IV_LEN, KeyId, KeysV2, seal_v2, sealed_len,
+};
 
 use crate::readings::profile;
 
@@ -28,6 +33,16 @@ pub struct FirmwareDevice {
     pub format: PacketFormat,
     keys: Keys,
     temporal: TemporalState,
+    envelope: Option<EnvelopeV2Keys>,
+}
+
+/// A device's envelope v2 key and its counter.
+#[derive(Debug, Clone)]
+struct EnvelopeV2Keys {
+    id: KeyId,
+    keys: KeysV2,
+    /// The last counter used.
+    counter: u64,
 }
 
 /// The packet codec a simulated device uses (`simulate --format`).
@@ -58,6 +73,15 @@ fn ratios(compressed: usize, original: usize) -> (f32, f32) {
     (ratio, (1.0 - ratio) * 100.0)
 }
 
+/// One upload sealed in envelope v2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedV2 {
+    /// Its counter.
+    pub counter: u64,
+    /// The envelope, the HTTP body (`application/octet-stream`).
+    pub body: Vec<u8>,
+}
+
 /// One sealed upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedUpload {
@@ -77,7 +101,25 @@ impl FirmwareDevice {
             format: PacketFormat::V1,
             keys,
             temporal: TemporalState::new(),
+            envelope: None,
         }
+    }
+
+    /// The device with an envelope v2 key (`key_id`, its 32-byte secret):
+    /// with `--format v2` it seals in envelope v2.
+    #[must_use]
+    pub fn with_envelope_v2(mut self, key_id: u32, secret: &[u8; 32]) -> Self {
+        self.envelope = Some(EnvelopeV2Keys {
+            id: KeyId(key_id),
+            keys: KeysV2::from_secret(secret),
+            counter: 0,
+        });
+        self
+    }
+
+    /// Whether its uploads are sealed in envelope v2 (format v2 and a key).
+    pub fn seals_v2(&self) -> bool {
+        self.format == PacketFormat::V2 && self.envelope.is_some()
     }
 
     /// Compresses one upload cycle's `samples` (one row of raw values per
@@ -168,6 +210,37 @@ impl FirmwareDevice {
             ratio,
             savings,
         )
+    }
+
+    /// Seals an upload JSON in envelope v2 at device time `now_ms` with a
+    /// fresh `iv` from the caller's random source. The counter is the next
+    /// one, and never below `now_ms`: the simulator keeps no counter across
+    /// runs, so its clock stands in for a device's persisted counter.
+    ///
+    /// # Errors
+    /// `missing_key` when the device has no envelope v2 key; `too_large`
+    /// for a payload over the envelope's limit.
+    pub fn seal_v2(
+        &mut self,
+        payload: &str,
+        now_ms: u64,
+        iv: [u8; IV_LEN],
+    ) -> Result<SealedV2, EnvelopeV2Error> {
+        let envelope = self.envelope.as_mut().ok_or(EnvelopeV2Error::MissingKey)?;
+        envelope.counter = envelope.counter.saturating_add(1).max(now_ms);
+        let header = HeaderV2 {
+            content: Content::Json,
+            key_id: envelope.id,
+            device_time_ms: now_ms,
+            counter: envelope.counter,
+        };
+        let mut body = vec![0; sealed_len(payload.len())];
+        let len = seal_v2(&header, payload.as_bytes(), &envelope.keys, iv, &mut body)?;
+        body.truncate(len);
+        Ok(SealedV2 {
+            counter: envelope.counter,
+            body,
+        })
     }
 
     /// Seals an upload JSON under the next nonce, as the device does before

@@ -86,7 +86,9 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "100m", value_parser = parse_duration)]
     pub ota_check_interval: Duration,
     /// The packet codec: `v1`, the firmware's selection, or `v2`, codec v2
-    /// (sealed in the firmware's envelope).
+    /// sealed in envelope v2 (each device gets an envelope v2 key in the
+    /// database; with --key, devices have none and seal in the firmware's
+    /// envelope).
     #[arg(long, value_enum, default_value = "v1")]
     pub format: firmware::PacketFormat,
     /// The firmware version the simulated devices start with.
@@ -212,6 +214,14 @@ pub async fn run(
     Ok(summary)
 }
 
+/// An upload sealed for sending.
+struct Sealed {
+    /// Its nonce (firmware envelope) or counter (envelope v2).
+    counter: u64,
+    body: reqwest::Body,
+    content_type: &'static str,
+}
+
 /// One device's run.
 struct DeviceRun {
     url: String,
@@ -275,19 +285,41 @@ impl DeviceRun {
             let json = self
                 .device
                 .upload_json(&sending, upload_ms.div_ceil(1000), self.poll_s);
-            let Ok(sealed) = self.device.seal(&json) else {
+            let Some(sealed) = self.seal(&json) else {
                 continue;
             };
             let started = Instant::now();
-            let outcome = self.post(&client, sealed.body).await;
+            let outcome = self.post(&client, sealed.body, sealed.content_type).await;
             let latency = started.elapsed();
             if let Outcome::Acked { upload_id, .. } = &outcome {
                 queue.drain(..sending.len());
-                self.log_ack(sealed.nonce, *upload_id);
+                self.log_ack(sealed.counter, *upload_id);
             }
             let answered = !matches!(outcome, Outcome::Transport(_));
             self.record(outcome, answered.then_some(latency));
         }
+    }
+
+    /// Seals an upload JSON as the device does: envelope v2 (a fresh random
+    /// IV, the device clock) when it has an envelope v2 key and sends codec
+    /// v2, else the firmware's envelope under the next nonce.
+    fn seal(&mut self, json: &str) -> Option<Sealed> {
+        if self.device.seals_v2() {
+            let mut iv = [0u8; solarwire_core::envelope_v2::IV_LEN];
+            getrandom::fill(&mut iv).ok()?;
+            let sealed = self.device.seal_v2(json, now_ms(), iv).ok()?;
+            return Some(Sealed {
+                counter: sealed.counter,
+                body: sealed.body.into(),
+                content_type: "application/octet-stream",
+            });
+        }
+        let sealed = self.device.seal(json).ok()?;
+        Some(Sealed {
+            counter: u64::from(sealed.nonce),
+            body: sealed.body.into(),
+            content_type: "application/json",
+        })
     }
 
     /// The firmware's nonce sync: continue after the server's last nonce.
@@ -303,11 +335,16 @@ impl DeviceRun {
         }
     }
 
-    async fn post(&self, client: &reqwest::Client, body: String) -> Outcome {
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        body: reqwest::Body,
+        content_type: &str,
+    ) -> Outcome {
         let url = format!("{}/aggregated/{}", self.url, self.device.id);
         let response = match client
             .post(url)
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .body(body)
             .send()
             .await
@@ -330,7 +367,7 @@ impl DeviceRun {
         }
     }
 
-    fn log_ack(&self, nonce: u32, upload_id: i64) {
+    fn log_ack(&self, nonce: u64, upload_id: i64) {
         if let Some(log) = &self.log
             && let Ok(mut file) = log.lock()
         {

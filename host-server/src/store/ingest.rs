@@ -15,14 +15,15 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
-use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
+use solarwire_core::envelope_v2::{LastCounter, TAG_LEN, TagV2, decide_counter};
+use solarwire_core::replay::{Freshness, LastAccepted, decide};
 use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
 
 use super::telemetry::{RollupDelta, RollupTails};
 use super::{
-    CodecStats, Committed, IngestError, IngestJob, IngestOutcome, StoreCounts, StoreError,
-    UploadSummary,
+    CodecStats, Committed, IngestError, IngestJob, IngestOutcome, Replayed, Seal, StoreCounts,
+    StoreError, UploadSummary,
 };
 
 /// Ingest settings of a backend's writer.
@@ -89,11 +90,25 @@ pub trait IngestStore: Send + Sync {
     ) -> BoxFuture<'_, Result<Option<UploadStats>, StoreError>>;
 }
 
+/// A 64-bit envelope v2 counter as a signed 64-bit column keeps it (the
+/// same bits: counters from 2^63 on are stored negative; every comparison
+/// happens here, on the `u64`).
+pub fn counter_to_stored(counter: u64) -> i64 {
+    i64::from_be_bytes(counter.to_be_bytes())
+}
+
+/// The counter a signed 64-bit column holds (inverse of [`counter_to_stored`]).
+pub fn counter_from_stored(stored: i64) -> u64 {
+    u64::from_be_bytes(stored.to_be_bytes())
+}
+
 /// A device's replay and decoding state as a backend stores it.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceLedger {
-    /// The last accepted envelope.
+    /// The last accepted firmware envelope (v1, 32-bit nonce).
     pub last: Option<LastAccepted>,
+    /// The last accepted envelope v2 (64-bit counter).
+    pub last_v2: Option<LastCounter>,
     /// The temporal codecs' state.
     pub stream: StreamState,
     /// Each register's last value, where the next rollup segment starts.
@@ -126,9 +141,49 @@ impl DeviceLedger {
         });
         Self {
             last,
+            last_v2: None,
             stream,
             tails: tails.map(RollupTails::from_bytes).unwrap_or_default(),
         }
+    }
+
+    /// Adds the stored envelope v2 ledger columns (the counter as
+    /// [`counter_to_stored`] keeps it, the tag).
+    #[must_use]
+    pub fn with_counter(mut self, counter: Option<i64>, tag: Option<&[u8]>) -> Self {
+        self.last_v2 = counter.map(|c| LastCounter {
+            counter: counter_from_stored(c),
+            tag: tag
+                .and_then(|t| <[u8; TAG_LEN]>::try_from(t).ok())
+                .map(TagV2),
+        });
+        self
+    }
+
+    /// Records a fresh envelope as the last accepted one of its version.
+    fn record(&mut self, seal: &Seal) {
+        match *seal {
+            Seal::V1 { nonce, mac } => {
+                self.last = Some(LastAccepted {
+                    nonce,
+                    mac: Some(mac),
+                });
+            }
+            Seal::V2 { counter, tag } => {
+                self.last_v2 = Some(LastCounter {
+                    counter,
+                    tag: Some(tag),
+                });
+            }
+        }
+    }
+
+    /// The envelope v2 ledger columns: the counter as stored, the tag.
+    pub fn counter_columns(&self) -> (Option<i64>, Option<Vec<u8>>) {
+        (
+            self.last_v2.map(|l| counter_to_stored(l.counter)),
+            self.last_v2.and_then(|l| l.tag).map(|t| t.0.to_vec()),
+        )
     }
 }
 
@@ -167,10 +222,10 @@ pub struct CodecDelta {
 pub enum Admission<K> {
     /// No such device was loaded.
     Unknown,
-    /// The nonce is not greater than the last accepted one.
-    Replay(ReplayError),
+    /// The nonce or counter is not greater than the last accepted one.
+    Replay(Replayed),
     /// The last accepted envelope again: answer with its stored summary.
-    Duplicate(K, Nonce),
+    Duplicate(K, Seal),
     /// Store it: call [`IngestBatch::accept`].
     Fresh,
 }
@@ -236,26 +291,32 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
         );
     }
 
-    /// The replay decision for `job`; a fresh nonce is recorded at once, so a
-    /// second job with the same nonce in this batch is a duplicate or replay.
+    /// The replay decision for `job` (the core's, for its envelope version);
+    /// a fresh nonce or counter is recorded at once, so a second job with the
+    /// same one in this batch is a duplicate or replay.
     pub fn admit(&mut self, job: &IngestJob) -> Admission<K> {
         let Some(state) = self.devices.get_mut(&job.device) else {
             return Admission::Unknown;
         };
-        let Some((nonce, mac)) = &job.seal else {
+        let Some(seal) = &job.seal else {
             return Admission::Fresh;
         };
-        match decide(state.ledger.last.as_ref(), *nonce, mac) {
+        let decision = match seal {
+            Seal::V1 { nonce, mac } => {
+                decide(state.ledger.last.as_ref(), *nonce, mac).map_err(Replayed::V1)
+            }
+            Seal::V2 { counter, tag } => {
+                decide_counter(state.ledger.last_v2.as_ref(), *counter, tag).map_err(Replayed::V2)
+            }
+        };
+        match decision {
             Err(e) => Admission::Replay(e),
             Ok(Freshness::Duplicate) => {
                 state.duplicates += 1;
-                Admission::Duplicate(state.key, *nonce)
+                Admission::Duplicate(state.key, *seal)
             }
             Ok(Freshness::Fresh) => {
-                state.ledger.last = Some(LastAccepted {
-                    nonce: *nonce,
-                    mac: Some(*mac),
-                });
+                state.ledger.record(seal);
                 Admission::Fresh
             }
         }
@@ -271,8 +332,7 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
             Some(job.received_ms),
         );
         decoded.drop_sentinels(crate::readings::profile());
-        let nonce = job.seal.as_ref().map(|(n, _)| n.0);
-        let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
+        let summary = UploadSummary::new(upload_id, &job.device, job.seal.as_ref(), &decoded);
         state.uploads += 1;
         state.samples += decoded.samples.len() as u64;
         state.last_seen_ms = state.last_seen_ms.max(Some(job.received_ms));
@@ -316,16 +376,32 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
 pub fn duplicate_summary(
     stored: Option<UploadSummary>,
     device: &str,
-    nonce: Nonce,
+    seal: &Seal,
 ) -> UploadSummary {
     stored.unwrap_or_else(|| UploadSummary {
         upload_id: 0,
         device_id: device.to_owned(),
-        nonce: Some(nonce.0),
+        nonce: match seal {
+            Seal::V1 { nonce, .. } => Some(nonce.0),
+            Seal::V2 { .. } => None,
+        },
+        counter: match seal {
+            Seal::V1 { .. } => None,
+            Seal::V2 { counter, .. } => Some(*counter),
+        },
         samples: 0,
         values: 0,
         packets: Vec::new(),
     })
+}
+
+/// Which stored upload answers a duplicate: the `uploads` column and value
+/// ([`counter_to_stored`] for a counter) it was stored under.
+pub fn duplicate_key(seal: &Seal) -> (&'static str, i64) {
+    match seal {
+        Seal::V1 { nonce, .. } => ("nonce", i64::from(nonce.0)),
+        Seal::V2 { counter, .. } => ("counter", counter_to_stored(*counter)),
+    }
 }
 
 #[cfg(test)]
@@ -340,7 +416,10 @@ mod tests {
         IngestJob {
             device: "D1".into(),
             auto_register: None,
-            seal: Some((Nonce(nonce), MacTag([mac; 32]))),
+            seal: Some(Seal::V1 {
+                nonce: Nonce(nonce),
+                mac: MacTag([mac; 32]),
+            }),
             format: Format::Aggregated,
             upload: Upload::parse(
                 br#"{"device_id":"D1","compressed_data":[]}"#,
@@ -370,13 +449,68 @@ mod tests {
         );
         assert!(matches!(
             batch.admit(&job(5, 1)),
-            Admission::Duplicate(7, Nonce(5))
+            Admission::Duplicate(
+                7,
+                Seal::V1 {
+                    nonce: Nonce(5),
+                    ..
+                }
+            )
         ));
         assert!(matches!(batch.admit(&job(5, 2)), Admission::Replay(_)));
         assert!(matches!(batch.admit(&job(4, 1)), Admission::Replay(_)));
         let d = batch.devices().next().expect("one device");
         assert_eq!((d.uploads, d.duplicates), (1, 1));
         assert_eq!(d.ledger.last.map(|l| l.nonce), Some(Nonce(5)));
+    }
+
+    #[test]
+    fn v2_counters_have_their_own_ledger_past_32_bits() {
+        let mut batch = IngestBatch::new(&IngestConfig {
+            queue: 1,
+            batch: 1,
+            limits: Limits::default(),
+            max_gap_ms: 60_000,
+        });
+        batch.load("D1", 7_i64, DeviceLedger::default());
+        let v2 = |counter: u64, tag: u8| {
+            let mut j = job(0, 0);
+            j.seal = Some(Seal::V2 {
+                counter,
+                tag: TagV2([tag; TAG_LEN]),
+            });
+            j
+        };
+        let big = u64::from(u32::MAX) + 10;
+        assert!(matches!(batch.admit(&v2(big, 1)), Admission::Fresh));
+        // The v1 nonce ledger is untouched by a v2 counter, and the reverse.
+        assert!(matches!(batch.admit(&job(5, 1)), Admission::Fresh));
+        assert!(matches!(
+            batch.admit(&v2(big, 1)),
+            Admission::Duplicate(7, Seal::V2 { .. })
+        ));
+        assert!(matches!(
+            batch.admit(&v2(big, 2)),
+            Admission::Replay(Replayed::V2(_))
+        ));
+        assert!(matches!(
+            batch.admit(&v2(big - 1, 1)),
+            Admission::Replay(Replayed::V2(_))
+        ));
+        assert!(matches!(batch.admit(&v2(u64::MAX, 3)), Admission::Fresh));
+        let d = batch.devices().next().expect("one device");
+        let (counter, tag) = d.ledger.counter_columns();
+        let back = DeviceLedger::default().with_counter(counter, tag.as_deref());
+        assert_eq!(back.last_v2.map(|l| l.counter), Some(u64::MAX));
+        assert_eq!(back.last_v2.and_then(|l| l.tag), Some(TagV2([3; TAG_LEN])));
+    }
+
+    #[test]
+    fn stored_counters_keep_every_bit_and_order_in_rust() {
+        for c in [0, 1, u64::from(u32::MAX) + 1, 1 << 63, u64::MAX] {
+            assert_eq!(counter_from_stored(counter_to_stored(c)), c);
+        }
+        assert!(counter_to_stored(1 << 63) < 0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! one module per backend (the only places with SQL).
 //!
 //! ```text
-//!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
+//!  ingest / http / cli ─► Store = DeviceStore + EnvelopeKeyStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
 //!                                  + ManagementStore + ClientStore
 //!                          │  rules every backend applies (pure, time passed in):
@@ -24,6 +24,7 @@ pub mod alerts;
 pub mod blocks;
 pub mod clients;
 pub mod devices;
+pub mod envelope_keys;
 pub mod firmware;
 pub mod ingest;
 pub mod management;
@@ -37,8 +38,8 @@ use std::sync::Arc;
 
 pub use model::{
     CodecStats, Committed, DeviceDetail, DeviceKeys, DeviceSummary, HistoryQuery, IngestError,
-    IngestJob, IngestOutcome, PacketSummary, Registration, RegistrationOutcome, StoreCounts,
-    StoreError, StoredSample, UploadSummary,
+    IngestJob, IngestOutcome, PacketSummary, Registration, RegistrationOutcome, Replayed, Seal,
+    StoreCounts, StoreError, StoredSample, UploadSummary,
 };
 
 use crate::clock::Clock;
@@ -47,6 +48,7 @@ use crate::telemetry::Telemetry;
 /// What every storage backend offers the server.
 pub trait Store:
     devices::DeviceStore
+    + envelope_keys::EnvelopeKeyStore
     + ingest::IngestStore
     + telemetry::TelemetryStore
     + access::AccessStore
@@ -62,6 +64,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: devices::DeviceStore
+        + envelope_keys::EnvelopeKeyStore
         + ingest::IngestStore
         + telemetry::TelemetryStore
         + access::AccessStore

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
+use solarwire_core::envelope_v2::{EnvelopeV2Error, TagV2};
 use solarwire_core::replay::{MacTag, ReplayError};
 use solarwire_core::upload::{Decoded, Format, Outcome, Sample, Upload};
 use utoipa::ToSchema;
@@ -18,8 +19,8 @@ pub struct IngestJob {
     /// Create the device on this first valid upload (fleet-key mode),
     /// recording this as the key that admitted it (the fleet key's id).
     pub auto_register: Option<String>,
-    /// The envelope's verified nonce and MAC; `None` for an unsigned legacy body.
-    pub seal: Option<(Nonce, MacTag)>,
+    /// What authenticated it (the replay identity); `None` for an unsigned legacy body.
+    pub seal: Option<Seal>,
     /// Which endpoint received it.
     pub format: Format,
     /// The parsed upload JSON.
@@ -28,6 +29,55 @@ pub struct IngestJob {
     pub raw: Bytes,
     /// Server receive time, Unix ms.
     pub received_ms: u64,
+}
+
+/// The replay identity of a verified envelope: each envelope version has its
+/// own counter, recorded in its own ledger columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seal {
+    /// A firmware envelope (v1): its 32-bit nonce and MAC.
+    V1 {
+        /// The nonce.
+        nonce: Nonce,
+        /// The MAC.
+        mac: MacTag,
+    },
+    /// An envelope v2: its 64-bit counter and tag.
+    V2 {
+        /// The counter.
+        counter: u64,
+        /// The tag.
+        tag: TagV2,
+    },
+}
+
+/// A counter that is not greater than the device's last accepted one, as
+/// the core decided for the envelope's version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// A firmware envelope's nonce.
+    V1(ReplayError),
+    /// An envelope v2's counter.
+    V2(EnvelopeV2Error),
+}
+
+impl Replayed {
+    /// The stable code (`replay`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::V1(e) => e.code(),
+            Self::V2(e) => e.code(),
+        }
+    }
+}
+
+impl fmt::Display for Replayed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::V1(e) => e.fmt(f),
+            Self::V2(e) => e.fmt(f),
+        }
+    }
 }
 
 /// A stored upload: fresh, or the earlier answer to an identical resend.
@@ -44,8 +94,8 @@ pub enum IngestOutcome {
 pub enum IngestError {
     /// No such device (and not in fleet-key mode).
     UnknownDevice,
-    /// The nonce is not greater than the last accepted one.
-    Replay(ReplayError),
+    /// The nonce or counter is not greater than the last accepted one.
+    Replay(Replayed),
     /// The write queue is full: retry shortly.
     Busy,
     /// The database cannot commit.
@@ -103,8 +153,11 @@ pub struct UploadSummary {
     pub upload_id: i64,
     /// The device.
     pub device_id: String,
-    /// The envelope's nonce (absent for unsigned legacy bodies).
+    /// The firmware envelope's nonce (absent for unsigned legacy bodies and envelope v2).
     pub nonce: Option<u32>,
+    /// The envelope v2's counter (absent for other envelopes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
     /// Samples stored.
     pub samples: usize,
     /// Register values stored.
@@ -142,7 +195,7 @@ pub struct PacketSummary {
 
 impl UploadSummary {
     /// Summarises a decoded upload.
-    pub fn new(upload_id: i64, device_id: &str, nonce: Option<u32>, decoded: &Decoded) -> Self {
+    pub fn new(upload_id: i64, device_id: &str, seal: Option<&Seal>, decoded: &Decoded) -> Self {
         let packets = decoded
             .packets
             .iter()
@@ -164,7 +217,14 @@ impl UploadSummary {
         Self {
             upload_id,
             device_id: device_id.to_owned(),
-            nonce,
+            nonce: match seal {
+                Some(Seal::V1 { nonce, .. }) => Some(nonce.0),
+                _ => None,
+            },
+            counter: match seal {
+                Some(Seal::V2 { counter, .. }) => Some(*counter),
+                _ => None,
+            },
             samples: decoded.samples.len(),
             values: packets.iter().map(|p| p.values).sum(),
             packets,

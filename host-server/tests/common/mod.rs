@@ -111,6 +111,34 @@ impl Server {
     }
 
     /// A JSON POST without credentials.
+    /// Posts a binary body (an envelope v2) as `application/octet-stream`.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Gives device `id` a new envelope v2 key (the current one stays valid
+    /// for `overlap_ms`), as `solarwire device envelope-key` does: its key id
+    /// and secret.
+    pub fn envelope_key(&self, id: &str, overlap_ms: u64) -> (u32, [u8; 32]) {
+        let (dir, id) = (self.dir.path().to_path_buf(), id.to_owned());
+        on_store(self.dir.path(), move |store| async move {
+            let master = solarwire_server::key_vault::from_env(&dir).unwrap();
+            solarwire_server::keys::rotate_envelope_key(store.as_ref(), &master, &id, overlap_ms)
+                .await
+                .unwrap()
+                .expect("a known device")
+        })
+    }
+
     pub async fn anon_post(&self, path: &str, body: &str) -> (StatusCode, Value) {
         let r = self
             .anon

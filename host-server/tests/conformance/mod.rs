@@ -5,9 +5,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod clients;
+pub mod envelope_v2;
 pub mod management;
 
 pub use clients::*;
+pub use envelope_v2::*;
 pub use management::*;
 
 use std::any::Any;
@@ -26,6 +28,7 @@ use solarwire_server::store::telemetry::Level;
 use solarwire_server::store::{
     DeviceKeys, HistoryQuery, IngestError, IngestJob, IngestOutcome, Store,
 };
+use solarwire_server::store::{Replayed, Seal};
 
 /// Receive time of the first test upload (2025-11-23T08:00:00Z).
 pub const T0: u64 = 1_763_884_800_000;
@@ -87,6 +90,8 @@ macro_rules! conformance_suite {
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
             api_clients_and_their_nonces,
+            envelope_v2_counters_past_32_bits,
+            envelope_keys_rotate_with_overlap,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
@@ -140,7 +145,10 @@ impl Sender {
         IngestJob {
             device: self.id.clone(),
             auto_register: None,
-            seal: Some((Nonce(nonce), MacTag([mac; 32]))),
+            seal: Some(Seal::V1 {
+                nonce: Nonce(nonce),
+                mac: MacTag([mac; 32]),
+            }),
             format: Format::Aggregated,
             upload: Upload::parse(json.as_bytes(), &Limits::default()).expect("upload JSON"),
             raw: Bytes::from(json),
@@ -173,7 +181,9 @@ pub async fn fresh_duplicate_and_replay(b: &Backend) {
     for job in [d.job(10, 2), d.job(9, 3)] {
         assert!(matches!(
             store.ingest(job).await,
-            Err(IngestError::Replay(ReplayError::Replayed { .. }))
+            Err(IngestError::Replay(Replayed::V1(
+                ReplayError::Replayed { .. }
+            )))
         ));
     }
     stored(store.ingest(d.job(11, 4)).await);

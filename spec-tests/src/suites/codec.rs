@@ -2,7 +2,7 @@
 //! and re-encoding where a vector gives the encoder's input.
 
 use serde_json::{Value, json};
-use solarwire_core::codec::{DecodeOptions, Decoded, Encoder, TemporalState, encode_smart, v2};
+use solarwire_core::codec::{DecodeOptions, Decoded, Encoder, TemporalState, encode_smart};
 
 use super::{Suite, Verdict};
 use crate::FileError;
@@ -27,13 +27,6 @@ fn run(v: &Vector) -> Result<Verdict, FileError> {
         if produced != packet {
             return Ok(Verdict::Ok(json!({ "encoded_hex": to_hex(&produced) })));
         }
-    }
-    // Codec v2 has no `Method` yet (issue 17): its packets are routed here.
-    if packet.first() == Some(&v2::MARKER) {
-        return Ok(match v2::decode(&packet, &DecodeOptions::default()) {
-            Ok(p) => Verdict::Ok(json!({ "method": "codec_v2", "values": p.values })),
-            Err(e) => Verdict::Error(e.code()),
-        });
     }
     Ok(match state.decode(&packet, &DecodeOptions::default()) {
         Ok(d) => Verdict::Ok(decoded_json(&d)),
@@ -134,12 +127,8 @@ fn encode_input(encode: &Value, state: Option<&Value>) -> Result<Vec<u8>, FileEr
         None => TemporalState::new(),
     };
     // A vector names the packet's codec; both temporal packets come from
-    // the temporal encoder. Codec v2 is not yet one of the upload's methods.
+    // the temporal encoder.
     let method = match encode.get("method").and_then(Value::as_str) {
-        Some("codec_v2") => {
-            return v2::encode_to_vec(&values, layout_period(&ids))
-                .map_err(|e| FileError::new(format!("codec_v2 encode: {e}")));
-        }
         Some("temporal_base" | "temporal_delta") => Some("temporal"),
         other => other,
     };
@@ -149,16 +138,6 @@ fn encode_input(encode: &Value, state: Option<&Value>) -> Result<Vec<u8>, FileEr
     encoder
         .encode(&values, &ids, state)
         .map_err(|e| FileError::new(format!("encode: {e}")))
-}
-
-/// The channel count of per-value register ids: the shortest layout whose
-/// repetition gives them (layouts hold distinct ids).
-fn layout_period(ids: &[u8]) -> usize {
-    (1..=ids.len())
-        .find(|&p| {
-            ids.len().is_multiple_of(p) && ids.iter().zip(ids.iter().skip(p)).all(|(a, b)| a == b)
-        })
-        .unwrap_or(1)
 }
 
 /// `{"register_ids": [...], "history": [[prev2...], [prev1...]]}`.

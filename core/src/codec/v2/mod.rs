@@ -21,10 +21,14 @@ mod predict;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "alloc")]
 use alloc::vec;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
-use super::{CodecError, DecodeOptions};
+use super::CodecError;
+#[cfg(feature = "alloc")]
+use super::DecodeOptions;
 
 pub use decode::{decode_into, shape};
 pub use encode::Encoder;
@@ -59,6 +63,7 @@ impl Shape {
 }
 
 /// A decoded v2 packet.
+#[cfg(feature = "alloc")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet {
     /// Registers per sample.
@@ -81,6 +86,7 @@ pub const fn max_packet_len(channels: usize, samples: usize) -> usize {
 
 /// Decodes a packet, checking its size against `opts` (`expected_count`,
 /// `max_values`; `register_ids` is not used).
+#[cfg(feature = "alloc")]
 ///
 /// # Errors
 /// `unknown_marker`, `truncated`, `bad_header`, `too_large`
@@ -108,6 +114,7 @@ pub fn decode(packet: &[u8], opts: &DecodeOptions<'_>) -> Result<Packet, CodecEr
 }
 
 /// Encodes sample-major `values` of `channels` registers into a new vector.
+#[cfg(feature = "alloc")]
 ///
 /// # Errors
 /// `bad_header` when `channels` is 0 or above [`MAX_CHANNELS`], or `values`

@@ -16,7 +16,7 @@ use crate::store::{
 };
 
 /// Bumps the counter that tells running servers to drop cached device data.
-async fn bump_epoch(c: &impl GenericClient) -> Result<(), StoreError> {
+pub(super) async fn bump_epoch(c: &impl GenericClient) -> Result<(), StoreError> {
     c.execute(
         "UPDATE meta SET value = value + 1 WHERE key = 'device_epoch'",
         &[],
@@ -438,7 +438,8 @@ impl DeviceStore for PgStore {
         self.run(move |pool| async move {
             change(
                 &pool,
-                "UPDATE devices SET last_nonce = NULL, last_mac = NULL, stream_state = NULL
+                "UPDATE devices SET last_nonce = NULL, last_mac = NULL, stream_state = NULL,
+                    last_counter = NULL, last_tag = NULL
                  WHERE device_id = $1",
                 &[&device],
             )
@@ -451,7 +452,9 @@ impl DeviceStore for PgStore {
         self.run_now(move |pool, now| async move {
             change(
                 &pool,
-                "UPDATE devices SET retired_ms = $2, hmac_key = NULL, aes_key = NULL
+                "UPDATE devices SET retired_ms = $2, hmac_key = NULL, aes_key = NULL,
+                    envelope_key_id = NULL, envelope_secret = NULL, envelope_prev_key_id = NULL,
+                    envelope_prev_secret = NULL, envelope_prev_until_ms = NULL
                  WHERE device_id = $1 AND retired_ms IS NULL",
                 &[&device, &big(now)],
             )

@@ -18,6 +18,7 @@ mod access;
 mod alerts;
 mod clients;
 mod devices;
+mod envelope_keys;
 mod firmware;
 mod management;
 mod notify;

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Pool, Transaction};
-use solarwire_core::envelope::Nonce;
 use solarwire_core::upload::Format;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -24,9 +23,12 @@ use super::notify::Origin;
 use super::num::big;
 use super::{rollups, telemetry};
 use crate::store::ingest::{
-    Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, duplicate_summary,
+    Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, counter_to_stored,
+    duplicate_key, duplicate_summary,
 };
-use crate::store::{Committed, IngestError, IngestJob, IngestOutcome, StoreError, UploadSummary};
+use crate::store::{
+    Committed, IngestError, IngestJob, IngestOutcome, Seal, StoreError, UploadSummary,
+};
 use crate::telemetry::Telemetry;
 
 /// The answer to one queued upload.
@@ -162,12 +164,12 @@ impl Writer {
             let result = match batch.admit(job) {
                 Admission::Unknown => Err(IngestError::UnknownDevice),
                 Admission::Replay(e) => Err(IngestError::Replay(e)),
-                Admission::Duplicate(device, nonce) => {
-                    let stored = stored_summary(&tx, device, nonce).await?;
+                Admission::Duplicate(device, seal) => {
+                    let stored = stored_summary(&tx, device, &seal).await?;
                     Ok(IngestOutcome::Duplicate(duplicate_summary(
                         stored,
                         &job.device,
-                        nonce,
+                        &seal,
                     )))
                 }
                 Admission::Fresh => {
@@ -212,7 +214,7 @@ impl Writer {
 }
 
 /// A device's ledger columns, read after its id and device id.
-const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail";
+const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag";
 
 /// The ledger in a row of `id, device_id, {LEDGER}`.
 fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, StoreError> {
@@ -225,7 +227,8 @@ fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, Store
         row.try_get(3)?,
         row.try_get(4)?,
         row.try_get(5)?,
-    ))
+    )
+    .with_counter(row.try_get(6)?, row.try_get(7)?))
 }
 
 /// Locks the ledgers of the batch's devices in device-id order (the same
@@ -315,6 +318,7 @@ async fn insert_uploads(
     let mut ids = Vec::with_capacity(fresh.len());
     let mut devices = Vec::with_capacity(fresh.len());
     let mut nonces = Vec::with_capacity(fresh.len());
+    let mut counters = Vec::with_capacity(fresh.len());
     let mut received = Vec::with_capacity(fresh.len());
     let mut formats = Vec::with_capacity(fresh.len());
     let mut bodies = Vec::with_capacity(fresh.len());
@@ -324,6 +328,7 @@ async fn insert_uploads(
         ids.push(summary.upload_id);
         devices.push(accepted.device);
         nonces.push(summary.nonce.map(i64::from));
+        counters.push(summary.counter.map(counter_to_stored));
         received.push(big(job.received_ms));
         formats.push(match job.format {
             Format::Aggregated => "aggregated",
@@ -334,15 +339,15 @@ async fn insert_uploads(
     }
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO uploads (id, device, nonce, received_ms, format, body, report)
+            "INSERT INTO uploads (id, device, nonce, counter, received_ms, format, body, report)
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                                  $5::text[], $6::bytea[], $7::text[])",
+                                  $5::bigint[], $6::text[], $7::bytea[], $8::text[])",
         )
         .await?;
     tx.execute(
         &stmt,
         &[
-            &ids, &devices, &nonces, &received, &formats, &bodies, &reports,
+            &ids, &devices, &nonces, &counters, &received, &formats, &bodies, &reports,
         ],
     )
     .await?;
@@ -411,8 +416,13 @@ async fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<()
     let mut duplicates = Vec::new();
     let mut samples = Vec::new();
     let mut tails = Vec::new();
+    let mut counters = Vec::new();
+    let mut tags = Vec::new();
     for state in batch.devices() {
         let last = state.ledger.last;
+        let (counter, tag) = state.ledger.counter_columns();
+        counters.push(counter);
+        tags.push(tag);
         ids.push(state.key);
         nonces.push(last.map(|l| i64::from(l.nonce.0)));
         macs.push(last.and_then(|l| l.mac).map(|m| m.0.to_vec()));
@@ -430,10 +440,13 @@ async fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<()
                     stream_state = v.stream, rollup_tail = v.tail,
                     last_seen_ms = GREATEST(d.last_seen_ms, v.seen),
                     uploads = d.uploads + v.uploads, duplicates = d.duplicates + v.duplicates,
-                    samples = d.samples + v.samples
+                    samples = d.samples + v.samples,
+                    last_counter = v.counter, last_tag = v.tag
                  FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[], $5::bigint[],
-                             $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[])
-                      AS v(id, nonce, mac, stream, seen, uploads, duplicates, samples, tail)
+                             $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[],
+                             $10::bigint[], $11::bytea[])
+                      AS v(id, nonce, mac, stream, seen, uploads, duplicates, samples, tail,
+                           counter, tag)
                  WHERE d.id = v.id",
             )
             .await?;
@@ -449,6 +462,8 @@ async fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<()
                 &duplicates,
                 &samples,
                 &tails,
+                &counters,
+                &tags,
             ],
         )
         .await?;
@@ -495,18 +510,19 @@ async fn write_codecs(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<
     Ok(())
 }
 
-/// The stored reply to the upload a device sent under `nonce`.
+/// The stored reply to the upload a device sent under `seal`'s nonce or counter.
 async fn stored_summary(
     tx: &Transaction<'_>,
     device: i64,
-    nonce: Nonce,
+    seal: &Seal,
 ) -> Result<Option<UploadSummary>, StoreError> {
+    let (column, value) = duplicate_key(seal);
     let stmt = tx
-        .prepare_cached(
-            "SELECT report FROM uploads WHERE device = $1 AND nonce = $2 ORDER BY id DESC LIMIT 1",
-        )
+        .prepare_cached(&format!(
+            "SELECT report FROM uploads WHERE device = $1 AND {column} = $2 ORDER BY id DESC LIMIT 1"
+        ))
         .await?;
-    let row = tx.query_opt(&stmt, &[&device, &i64::from(nonce.0)]).await?;
+    let row = tx.query_opt(&stmt, &[&device, &value]).await?;
     Ok(row
         .map(|r| r.try_get::<_, String>(0))
         .transpose()?

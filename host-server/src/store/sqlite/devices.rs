@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// Bumps the counter that tells running servers to drop cached device data.
-fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
+pub(super) fn bump_epoch(conn: &Connection) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE meta SET value = value + 1 WHERE key = 'device_epoch'",
         [],
@@ -137,7 +137,8 @@ fn remove(conn: &mut Connection, device: &str) -> Result<Option<i64>, StoreError
 /// Forgets a device's last nonce and decoding history; `false` for an unknown device.
 fn reset_nonce(conn: &Connection, device: &str) -> Result<bool, StoreError> {
     let changed = conn.execute(
-        "UPDATE devices SET last_nonce = NULL, last_mac = NULL, stream_state = NULL
+        "UPDATE devices SET last_nonce = NULL, last_mac = NULL, stream_state = NULL,
+            last_counter = NULL, last_tag = NULL
          WHERE device_id = ?1",
         [device],
     )? == 1;
@@ -348,7 +349,9 @@ fn update_device(conn: &Connection, device: &str, p: &DevicePatch) -> Result<boo
 
 fn retire_device(conn: &Connection, device: &str, now: u64) -> Result<bool, StoreError> {
     let retired = conn.execute(
-        "UPDATE devices SET retired_ms = ?2, hmac_key = NULL, aes_key = NULL
+        "UPDATE devices SET retired_ms = ?2, hmac_key = NULL, aes_key = NULL,
+            envelope_key_id = NULL, envelope_secret = NULL, envelope_prev_key_id = NULL,
+            envelope_prev_secret = NULL, envelope_prev_until_ms = NULL
          WHERE device_id = ?1 AND retired_ms IS NULL",
         params![device, now],
     )? == 1;

@@ -10,6 +10,7 @@ mod blocks;
 mod checkpoint;
 mod clients;
 mod devices;
+mod envelope_keys;
 mod firmware;
 mod management;
 mod rollups;

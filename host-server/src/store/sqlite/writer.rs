@@ -15,16 +15,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use solarwire_core::envelope::Nonce;
 use solarwire_core::upload::Format;
 use tokio::sync::{mpsc, oneshot};
 
 use super::rollups::{FLUSH_EVERY, RollupWriter};
 use crate::store::blocks;
 use crate::store::ingest::{
-    Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, duplicate_summary,
+    Accepted, Admission, CommitSink, DeviceLedger, IngestBatch, IngestConfig, counter_to_stored,
+    duplicate_key, duplicate_summary,
 };
-use crate::store::{Committed, IngestError, IngestJob, IngestOutcome, StoreError, UploadSummary};
+use crate::store::{
+    Committed, IngestError, IngestJob, IngestOutcome, Seal, StoreError, UploadSummary,
+};
 use crate::telemetry::Telemetry;
 
 /// The answer to one queued upload.
@@ -248,9 +250,9 @@ fn commit_batch(
         let result = match batch.admit(job) {
             Admission::Unknown => (Err(IngestError::UnknownDevice), None),
             Admission::Replay(e) => (Err(IngestError::Replay(e)), None),
-            Admission::Duplicate(device, nonce) => {
-                let stored = stored_summary(&tx, device, nonce)?;
-                let summary = duplicate_summary(stored, &job.device, nonce);
+            Admission::Duplicate(device, seal) => {
+                let stored = stored_summary(&tx, device, &seal)?;
+                let summary = duplicate_summary(stored, &job.device, &seal);
                 (Ok(IngestOutcome::Duplicate(summary)), None)
             }
             Admission::Fresh => {
@@ -287,8 +289,8 @@ fn load_device(
     let device = job.device.as_str();
     let row = tx
         .prepare_cached(
-            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
-             WHERE device_id = ?1 AND retired_ms IS NULL",
+            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag
+             FROM devices WHERE device_id = ?1 AND retired_ms IS NULL",
         )?
         .query_row([device], |r| {
             let blob = |i| r.get::<_, Option<Vec<u8>>>(i);
@@ -298,7 +300,8 @@ fn load_device(
                 blob(2)?.as_deref(),
                 blob(3)?.as_deref(),
                 blob(4)?.as_deref(),
-            );
+            )
+            .with_counter(r.get(5)?, blob(6)?.as_deref());
             Ok((r.get::<_, i64>(0)?, ledger))
         })
         .optional()?;
@@ -333,13 +336,14 @@ fn insert_upload(
         Format::LegacyProcess => "legacy_process",
     };
     tx.prepare_cached(
-        "INSERT INTO uploads (id, device, nonce, received_ms, format, body, report)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO uploads (id, device, nonce, counter, received_ms, format, body, report)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         summary.upload_id,
         accepted.device,
         summary.nonce,
+        summary.counter.map(counter_to_stored),
         job.received_ms,
         format,
         job.raw.as_ref(),
@@ -352,11 +356,13 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
     let mut update = tx.prepare_cached(
         "UPDATE devices SET last_nonce = ?2, last_mac = ?3, stream_state = ?4,
             last_seen_ms = MAX(COALESCE(last_seen_ms, 0), COALESCE(?5, 0)),
-            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8
+            uploads = uploads + ?6, duplicates = duplicates + ?7, samples = samples + ?8,
+            last_counter = ?9, last_tag = ?10
          WHERE id = ?1",
     )?;
     for state in batch.devices() {
         let last = state.ledger.last;
+        let (counter, tag) = state.ledger.counter_columns();
         update.execute(params![
             state.key,
             last.map(|l| l.nonce.0),
@@ -365,7 +371,9 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
             state.last_seen_ms,
             state.uploads,
             state.duplicates,
-            state.samples
+            state.samples,
+            counter,
+            tag
         ])?;
     }
     let mut upsert = tx.prepare_cached(
@@ -389,17 +397,18 @@ fn write_back(tx: &Transaction<'_>, batch: &IngestBatch<i64>) -> Result<(), Stor
     Ok(())
 }
 
-/// The stored reply to the upload a device sent under `nonce`.
+/// The stored reply to the upload a device sent under `seal`'s nonce or counter.
 fn stored_summary(
     tx: &Transaction<'_>,
     device: i64,
-    nonce: Nonce,
+    seal: &Seal,
 ) -> Result<Option<UploadSummary>, StoreError> {
+    let (column, value) = duplicate_key(seal);
     let report: Option<String> = tx
-        .prepare_cached(
-            "SELECT report FROM uploads WHERE device = ?1 AND nonce = ?2 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![device, nonce.0], |r| r.get(0))
+        .prepare_cached(&format!(
+            "SELECT report FROM uploads WHERE device = ?1 AND {column} = ?2 ORDER BY id DESC LIMIT 1"
+        ))?
+        .query_row(params![device, value], |r| r.get(0))
         .optional()?;
     Ok(report.and_then(|r| serde_json::from_str::<UploadSummary>(&r).ok()))
 }
