@@ -4,7 +4,7 @@
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
-//!                                  + ManagementStore + ClientStore
+//!                                  + ManagementStore + ClientStore + GenericStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::RollupDelta
@@ -25,6 +25,7 @@ pub mod blocks;
 pub mod clients;
 pub mod devices;
 pub mod firmware;
+pub mod generic;
 pub mod ingest;
 pub mod management;
 mod model;
@@ -54,6 +55,7 @@ pub trait Store:
     + clients::ClientStore
     + firmware::FirmwareStore
     + management::ManagementStore
+    + generic::GenericStore
     + Send
     + Sync
     + 'static
@@ -69,6 +71,7 @@ impl<T> Store for T where
         + clients::ClientStore
         + firmware::FirmwareStore
         + management::ManagementStore
+        + generic::GenericStore
         + Send
         + Sync
         + 'static

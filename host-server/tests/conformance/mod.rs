@@ -5,9 +5,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod clients;
+pub mod generic;
 pub mod management;
 
 pub use clients::*;
+pub use generic::*;
 pub use management::*;
 
 use std::any::Any;
@@ -86,6 +88,8 @@ macro_rules! conformance_suite {
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
             api_clients_and_their_nonces,
+            generic_device_keys_and_rates,
+            generic_readings_round_trip,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

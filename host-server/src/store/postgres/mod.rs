@@ -19,6 +19,7 @@ mod alerts;
 mod clients;
 mod devices;
 mod firmware;
+mod generic;
 mod management;
 mod notify;
 mod rollups;

@@ -11,6 +11,7 @@ mod checkpoint;
 mod clients;
 mod devices;
 mod firmware;
+mod generic;
 mod management;
 mod rollups;
 mod schema;

@@ -66,6 +66,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_device_management.sql"),
     include_str!("migrations/0005_api_clients.sql"),
     include_str!("migrations/0006_blocks.sql"),
+    include_str!("migrations/0008_generic_devices.sql"),
 ];
 
 /// How a connection will be used.
