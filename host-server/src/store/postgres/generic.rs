@@ -466,8 +466,8 @@ async fn readings(pool: &Pool, q: &ReadingQuery) -> Result<(Vec<Reading>, u64), 
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let device: i64 = r.try_get(1)?;
-        if !names.contains_key(&device) {
-            names.insert(device, channel_names(pool, device).await?);
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(device) {
+            e.insert(channel_names(pool, device).await?);
         }
         let report: String = r.try_get(4)?;
         let named: Option<Vec<u8>> = r.try_get(5)?;

@@ -378,8 +378,8 @@ fn readings(conn: &Connection, q: &ReadingQuery) -> Result<(Vec<Reading>, u64), 
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let device: i64 = r.get(1)?;
-        if !names.contains_key(&device) {
-            names.insert(device, channel_names(conn, device)?);
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(device) {
+            e.insert(channel_names(conn, device)?);
         }
         let report: String = r.get(4)?;
         let data = r
