@@ -60,4 +60,6 @@ pub struct AppState {
     pub weather: Arc<crate::weather::WeatherService>,
     /// Device management: settings, per-device limits, OTA fault injection.
     pub manage: Arc<crate::manage::Manage>,
+    /// Generic (API-key) devices: registration, rates, channel limit.
+    pub generic: crate::generic::GenericArgs,
 }

@@ -156,6 +156,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub weather: crate::weather::WeatherArgs,
 
+    #[command(flatten)]
+    pub generic: crate::generic::GenericArgs,
+
     /// Uploads committed together in one transaction at most.
     #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]
     pub write_batch: usize,

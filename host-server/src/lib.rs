@@ -27,6 +27,7 @@ pub mod device_id;
 pub mod duration;
 pub mod fairness;
 pub mod fota;
+pub mod generic;
 pub mod http;
 pub mod ingest;
 pub mod key_vault;

@@ -66,6 +66,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("bad_status", 400, "an unknown status"),
     ("bad_step", 400, "a bad series step"),
+    (
+        "bad_telemetry",
+        400,
+        "a generic device reading of the wrong shape",
+    ),
     ("bad_time", 400, "a bad date, month or year"),
     ("bad_timezone", 400, "an unknown time zone"),
     ("bad_user_name", 400, "a bad user name"),
@@ -93,9 +98,19 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("too_many_buckets", 400, "a series with too many buckets"),
     (
+        "too_many_channels",
+        400,
+        "more named channels than a generic device may have",
+    ),
+    (
         "unknown_action",
         400,
         "a command action the device does not know",
+    ),
+    (
+        "unknown_channel",
+        400,
+        "a named channel the device does not have",
     ),
     (
         "unknown_register",
@@ -138,6 +153,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         403,
         "a WebSocket upgrade from an origin that is not allowed",
     ),
+    (
+        "registration_closed",
+        403,
+        "generic device registration is off or needs a valid token",
+    ),
     ("no_data", 404, "nothing stored for the device yet"),
     ("not_found", 404, "no such route"),
     ("unknown_cabinet", 404, "no such cabinet"),
@@ -162,6 +182,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("timeout", 408, "the request took too long to arrive"),
     ("device_exists", 409, "the device already exists"),
+    ("name_taken", 409, "another generic device has the name"),
     ("no_session", 409, "no firmware update in progress"),
     ("not_offered", 409, "an update the device was not offered"),
     ("replay", 409, "an upload nonce already used"),

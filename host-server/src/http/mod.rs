@@ -17,6 +17,8 @@ pub mod error_codes;
 mod firmware_surface;
 mod fleet;
 pub mod framing;
+mod generic_admin;
+mod generic_devices;
 mod guard;
 mod headers;
 mod management;
@@ -43,7 +45,11 @@ pub fn routes(
     state: &Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
     let cors = headers::Cors::new(&state.policy.cors_origins);
-    let routes = firmware_surface::routes(state)
+    let routes = generic_devices::routes(state)
+        .or(generic_admin::routes(state))
+        .unify()
+        .or(firmware_surface::routes(state))
+        .unify()
         .or(fleet::routes(state))
         .unify()
         .or(device_reads::routes(state))

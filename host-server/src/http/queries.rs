@@ -107,11 +107,7 @@ pub(super) async fn converted(
         .await
         .map_err(ApiError::internal)?;
     if raw.len() >= MAX_POINTS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_samples",
-            format!("more than {MAX_POINTS} samples in range; ask for a shorter one"),
-        ));
+        return Err(too_many_samples());
     }
     Ok(before
         .iter()
@@ -123,6 +119,54 @@ pub(super) async fn converted(
             })
         })
         .collect())
+}
+
+/// The unit of a generic device's named channel (empty when none was declared).
+async fn channel_unit(state: &AppState, device: &str, channel: &str) -> Result<String, ApiError> {
+    let channels = state
+        .store
+        .named_channels(device)
+        .await
+        .map_err(ApiError::internal)?;
+    channels
+        .into_iter()
+        .find(|c| c.name == channel)
+        .map(|c| c.unit.unwrap_or_default())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "unknown_channel",
+                format!("device {device} has no channel {channel:?}"),
+            )
+        })
+}
+
+/// Values of a named channel in `[from, to)`.
+async fn channel_points(
+    state: &AppState,
+    device: &str,
+    channel: &str,
+    (from, to): (u64, u64),
+) -> Result<Vec<Point>, ApiError> {
+    let points = state
+        .store
+        .channel_points(device, channel, (from, to), MAX_POINTS)
+        .await
+        .map_err(ApiError::internal)?;
+    if points.len() >= MAX_POINTS {
+        return Err(too_many_samples());
+    }
+    Ok(points
+        .into_iter()
+        .map(|(t_ms, value)| Point { t_ms, value })
+        .collect())
+}
+
+fn too_many_samples() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too_many_samples",
+        format!("more than {MAX_POINTS} samples in range; ask for a shorter one"),
+    )
 }
 
 /// Rollups of one register at `level` with buckets in `[from, to)`.
@@ -147,6 +191,8 @@ struct SeriesParams {
     /// The register, by name, key or id (default `Pac`).
     #[param(example = "Pac")]
     register: Option<String>,
+    /// A named channel of a generic device instead of a register (`temperature`).
+    channel: Option<String>,
     /// Start, Unix ms (default: a day before `to`); aligned down to `step`.
     from: Option<u64>,
     /// End, Unix ms, exclusive (default: now).
@@ -167,9 +213,9 @@ struct SeriesParams {
 struct SeriesReply {
     /// The device.
     device_id: String,
-    /// The register's name.
+    /// The register's (or named channel's) name.
     register: String,
-    /// Its unit.
+    /// Its unit (empty when a channel declared none).
     unit: String,
     /// First bucket's start, Unix ms.
     from: u64,
@@ -196,7 +242,7 @@ struct SeriesReply {
             (SeriesReply = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "A bad register, step, aggregate or range (`unknown_register`, `bad_step`, `bad_agg`, `bad_range`, `too_many_buckets`, `bad_query`)", body = ErrorBody),
+        (status = 400, description = "A bad register, step, aggregate or range (`unknown_register`, `unknown_channel`, `bad_step`, `bad_agg`, `bad_range`, `too_many_buckets`, `bad_query`)", body = ErrorBody),
         (status = 404, description = "No such device (`unknown_device`)", body = ErrorBody),
         (status = 422, description = "Too many samples in range (`too_many_samples`)", body = ErrorBody),
     ),
@@ -208,7 +254,6 @@ async fn series_reply(
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
     known_device(state, id).await?;
-    let register = register(q.register.as_deref().unwrap_or("Pac"))?;
     let step = parse_duration(q.step.as_deref().unwrap_or("5m"))
         .map_err(|m| ApiError::bad_request("bad_step", m))?;
     let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
@@ -229,10 +274,22 @@ async fn series_reply(
         ));
     }
     let from = from - from % step_ms;
-    let buckets = device_series(state, id, register, (from, to), step_ms, agg).await?;
+    let (name, unit, buckets) = match &q.channel {
+        Some(channel) => {
+            let unit = channel_unit(state, id, channel).await?;
+            let points = channel_points(state, id, channel, (from, to)).await?;
+            let buckets = series(from, to, step_ms, agg, &points, &[]);
+            (channel.clone(), unit, buckets)
+        }
+        None => {
+            let register = register(q.register.as_deref().unwrap_or("Pac"))?;
+            let buckets = device_series(state, id, register, (from, to), step_ms, agg).await?;
+            (register.name.clone(), register.unit.clone(), buckets)
+        }
+    };
     if csv::wanted(q.format.as_deref(), accept) {
         let mut out = String::new();
-        csv::record(&mut out, ["t_ms", "time", &register.name, "count"]);
+        csv::record(&mut out, ["t_ms", "time", &name, "count"]);
         for b in &buckets {
             csv::record(
                 &mut out,
@@ -244,15 +301,12 @@ async fn series_reply(
                 ],
             );
         }
-        return Ok(csv_reply(
-            out,
-            &format!("{id}-{}-series.csv", register.name),
-        ));
+        return Ok(csv_reply(out, &format!("{id}-{name}-series.csv")));
     }
     Ok(warp::reply::json(&SeriesReply {
         device_id: id.to_owned(),
-        register: register.name.clone(),
-        unit: register.unit.clone(),
+        register: name,
+        unit,
         from,
         to,
         step_ms,

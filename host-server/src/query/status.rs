@@ -46,7 +46,12 @@ impl DeviceStatus {
 
 /// Silence after which `device` is offline, ms.
 pub fn offline_after_ms(device: &FleetDevice, default_interval: Duration) -> u64 {
-    let period_ms = device.upload_interval_s.map_or_else(
+    silence_ms(device.upload_interval_s, default_interval)
+}
+
+/// Silence after which a device with this expected period is offline, ms.
+fn silence_ms(upload_interval_s: Option<u32>, default_interval: Duration) -> u64 {
+    let period_ms = upload_interval_s.map_or_else(
         || u64::try_from(default_interval.as_millis()).unwrap_or(u64::MAX),
         |s| u64::from(s) * 1000,
     );
@@ -58,9 +63,27 @@ pub fn status(device: &FleetDevice, default_interval: Duration, now_ms: u64) -> 
     if device.retired_ms.is_some() {
         return DeviceStatus::Retired;
     }
-    match device.last_seen_ms {
+    seen_status(
+        device.last_seen_ms,
+        device.upload_interval_s,
+        default_interval,
+        now_ms,
+    )
+}
+
+/// Online, offline or never seen, from the last sight and expected period
+/// (a device not retired).
+pub fn seen_status(
+    last_seen_ms: Option<u64>,
+    upload_interval_s: Option<u32>,
+    default_interval: Duration,
+    now_ms: u64,
+) -> DeviceStatus {
+    match last_seen_ms {
         None => DeviceStatus::Never,
-        Some(seen) if now_ms.saturating_sub(seen) > offline_after_ms(device, default_interval) => {
+        Some(seen)
+            if now_ms.saturating_sub(seen) > silence_ms(upload_interval_s, default_interval) =>
+        {
             DeviceStatus::Offline
         }
         Some(_) => DeviceStatus::Online,

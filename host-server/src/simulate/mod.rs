@@ -9,6 +9,7 @@
 //! upload, so a run always ends "now" and covers daylight hours.
 
 pub mod firmware;
+mod generic;
 pub mod inverter;
 mod pollers;
 mod report;
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::clock::now_ms;
 use crate::duration::parse_duration;
 use firmware::{FirmwareDevice, Packet};
+pub use generic::GenericSummary;
 use inverter::Inverter;
 pub use pollers::ManagementSummary;
 pub use report::Summary;
@@ -94,6 +96,18 @@ pub struct SimulateArgs {
     /// The firmware version the simulated devices start with.
     #[arg(long, default_value = "1.0.0")]
     pub firmware_version: String,
+    /// Also run this many generic (API-key) devices: each registers itself
+    /// (the server needs `--device-registration open` or `token`) and sends
+    /// named-channel readings at `--rate` and heartbeats.
+    #[arg(long, default_value_t = 0)]
+    pub generic: usize,
+    /// The server's registration token, for `--device-registration token`.
+    #[arg(
+        long,
+        env = "SOLARWIRE_DEVICE_REGISTRATION_TOKEN",
+        hide_env_values = true
+    )]
+    pub registration_token: Option<String>,
 }
 
 impl SimulateArgs {
@@ -177,6 +191,23 @@ pub async fn run(
             })
             .collect::<Result<_, String>>()?
     };
+    let generic_summary = Arc::new(Mutex::new(GenericSummary::default()));
+    let run_id = now_ms();
+    let generic: Vec<_> = (0..args.generic)
+        .map(|i| {
+            let device = generic::GenericRun {
+                url: args.url.trim_end_matches('/').to_owned(),
+                name: format!("{}generic-{run_id}-{i}", args.prefix),
+                token: args.registration_token.clone(),
+                readings: per_device,
+                every: Duration::from_secs_f64(1.0 / args.rate),
+                deadline: started + args.duration,
+                seed: args.seed.wrapping_add(1000 + i as u64),
+                summary: generic_summary.clone(),
+            };
+            tokio::spawn(device.run())
+        })
+        .collect();
     let tasks: Vec<_> = devices
         .into_iter()
         .enumerate()
@@ -205,11 +236,23 @@ pub async fn run(
         task.await
             .map_err(|e| format!("a device's pollers failed: {e}"))?;
     }
+    for task in generic {
+        task.await
+            .map_err(|e| format!("a generic device failed: {e}"))?;
+    }
     progress.finish_and_clear();
     let tally = tally.lock().map_err(|_| "tally poisoned")?.clone();
     let mut summary = tally.summary(started.elapsed());
     if !args.no_pollers {
         summary.management = Some(management.lock().map_err(|_| "tally poisoned")?.clone());
+    }
+    if args.generic > 0 {
+        summary.generic = Some(
+            generic_summary
+                .lock()
+                .map_err(|_| "tally poisoned")?
+                .clone(),
+        );
     }
     Ok(summary)
 }

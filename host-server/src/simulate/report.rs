@@ -69,6 +69,7 @@ impl Tally {
             seconds: elapsed.as_secs_f64(),
             acked_per_second: self.acked as f64 / elapsed.as_secs_f64().max(1e-9),
             management: None,
+            generic: None,
         }
     }
 }
@@ -95,6 +96,9 @@ pub struct Summary {
     /// What the management pollers did (absent with `--no-pollers`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub management: Option<super::ManagementSummary>,
+    /// What the generic devices did (with `--generic N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generic: Option<super::GenericSummary>,
 }
 
 impl fmt::Display for Summary {
@@ -121,8 +125,11 @@ impl fmt::Display for Summary {
             ms(self.p50_ms),
             ms(self.p99_ms)
         )?;
-        match &self.management {
-            Some(m) => write!(f, "\n{m}"),
+        if let Some(m) = &self.management {
+            write!(f, "\n{m}")?;
+        }
+        match &self.generic {
+            Some(g) => write!(f, "\n{g}"),
             None => Ok(()),
         }
     }

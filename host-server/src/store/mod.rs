@@ -4,7 +4,7 @@
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + EnvelopeKeyStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
-//!                                  + ManagementStore + ClientStore
+//!                                  + ManagementStore + ClientStore + GenericStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::RollupDelta
@@ -26,6 +26,7 @@ pub mod clients;
 pub mod devices;
 pub mod envelope_keys;
 pub mod firmware;
+pub mod generic;
 pub mod ingest;
 pub mod management;
 mod model;
@@ -56,6 +57,7 @@ pub trait Store:
     + clients::ClientStore
     + firmware::FirmwareStore
     + management::ManagementStore
+    + generic::GenericStore
     + Send
     + Sync
     + 'static
@@ -72,6 +74,7 @@ impl<T> Store for T where
         + clients::ClientStore
         + firmware::FirmwareStore
         + management::ManagementStore
+        + generic::GenericStore
         + Send
         + Sync
         + 'static

@@ -6,10 +6,12 @@
 
 pub mod clients;
 pub mod envelope_v2;
+pub mod generic;
 pub mod management;
 
 pub use clients::*;
 pub use envelope_v2::*;
+pub use generic::*;
 pub use management::*;
 
 use std::any::Any;
@@ -92,6 +94,8 @@ macro_rules! conformance_suite {
             api_clients_and_their_nonces,
             envelope_v2_counters_past_32_bits,
             envelope_keys_rotate_with_overlap,
+            generic_device_keys_and_rates,
+            generic_readings_round_trip,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -106,6 +106,11 @@ async fn remove(pool: &Pool, device: &str) -> Result<bool, StoreError> {
         "aggregates_5m",
         "aggregates_1h",
         "aggregates_1d",
+        "device_channels",
+        "generic_devices",
+        "generic_keys",
+        "generic_messages",
+        "generic_rate",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE device = $1"), &[&id])
             .await?;

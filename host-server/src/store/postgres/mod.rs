@@ -20,6 +20,7 @@ mod clients;
 mod devices;
 mod envelope_keys;
 mod firmware;
+mod generic;
 mod management;
 mod notify;
 mod rollups;

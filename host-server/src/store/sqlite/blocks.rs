@@ -78,7 +78,7 @@ fn scan(
 }
 
 /// What `pick` takes from a device's samples in `[from, to)`, oldest first, at most `limit`.
-fn range<T>(
+pub(super) fn range<T>(
     conn: &Connection,
     device: &str,
     (from, to): (u64, u64),

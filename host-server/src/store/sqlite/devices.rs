@@ -112,6 +112,11 @@ fn remove(conn: &mut Connection, device: &str) -> Result<Option<i64>, StoreError
         "aggregates_5m",
         "aggregates_1h",
         "aggregates_1d",
+        "device_channels",
+        "generic_devices",
+        "generic_keys",
+        "generic_messages",
+        "generic_rate",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE device = ?1"), [id])?;
     }

@@ -12,6 +12,7 @@ mod clients;
 mod devices;
 mod envelope_keys;
 mod firmware;
+mod generic;
 mod management;
 mod rollups;
 mod schema;

@@ -334,6 +334,22 @@ impl RollupWriter {
         Ok(())
     }
 
+    /// Inside the transaction of a block written outside an ingest batch
+    /// (a generic device's reading, named channels only: nothing to roll
+    /// up): without the lease, lists it as rolled up.
+    pub(super) fn outside_batch(&self, tx: &Transaction<'_>, block: i64) -> Result<(), StoreError> {
+        if self.lease.is_none() {
+            tx.prepare_cached("INSERT INTO blocks_rolled (id) VALUES (?1)")?
+                .execute([block])?;
+        }
+        Ok(())
+    }
+
+    /// Takes in a committed block written outside an ingest batch.
+    pub(super) fn committed_block(&mut self, block: i64) {
+        self.last_block = self.last_block.max(block);
+    }
+
     /// A device's current tails, when newer than the stored ones.
     pub(super) fn tails(&self, device: i64) -> Option<&RollupTails> {
         self.tails.get(&device)
