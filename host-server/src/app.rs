@@ -58,4 +58,6 @@ pub struct AppState {
     pub weather: Arc<crate::weather::WeatherService>,
     /// Device management: settings, per-device limits, OTA fault injection.
     pub manage: Arc<crate::manage::Manage>,
+    /// The storage plant of `--site` (the SolarHub routes).
+    pub site: Option<Arc<crate::site::Site>>,
 }

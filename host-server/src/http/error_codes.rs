@@ -98,6 +98,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "a command action the device does not know",
     ),
     (
+        "unknown_profile",
+        400,
+        "a register profile the catalog does not know",
+    ),
+    (
         "unknown_register",
         400,
         "a register the profile does not know",
@@ -139,6 +144,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "a WebSocket upgrade from an origin that is not allowed",
     ),
     ("no_data", 404, "nothing stored for the device yet"),
+    (
+        "no_site",
+        404,
+        "the server watches no plant (`serve --site FILE`)",
+    ),
     ("not_found", 404, "no such route"),
     ("unknown_cabinet", 404, "no such cabinet"),
     ("unknown_chunk", 404, "a firmware chunk past the image"),
@@ -182,6 +192,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "a Content-Encoding the server does not apply",
     ),
     ("unsupported_media_type", 415, "an unsupported content type"),
+    (
+        "validation_error",
+        422,
+        "a SolarHub parameter out of range; `detail` says which",
+    ),
     (
         "too_many_samples",
         422,

@@ -25,6 +25,7 @@ mod ops;
 pub mod peer;
 mod queries;
 mod segment;
+mod solarhub;
 mod stats;
 mod weather;
 mod ws;
@@ -53,6 +54,8 @@ pub fn routes(
         .or(stats::routes(state))
         .unify()
         .or(weather::routes(state))
+        .unify()
+        .or(solarhub::routes(state))
         .unify()
         .or(auth::routes(state))
         .unify()

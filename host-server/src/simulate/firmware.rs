@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 use solarwire_core::codec::{Method, TemporalState, encode_smart, v2};
 use solarwire_core::envelope::{EnvelopeError, Keys, Nonce, SealOptions, seal};
 
+use solarwire_core::registers::Profile;
+
 use crate::readings::profile;
 
 /// The nonce a device with a wiped NVS starts from (its first envelope carries 11001).
@@ -26,6 +28,8 @@ pub struct FirmwareDevice {
     pub nonce: u32,
     /// Which codec compresses its packets.
     pub format: PacketFormat,
+    /// The register profile that names its registers in uploads.
+    pub profile: &'static Profile,
     keys: Keys,
     temporal: TemporalState,
 }
@@ -75,6 +79,7 @@ impl FirmwareDevice {
             layout,
             nonce: FIRST_NONCE,
             format: PacketFormat::V1,
+            profile: profile(),
             keys,
             temporal: TemporalState::new(),
         }
@@ -139,7 +144,7 @@ impl FirmwareDevice {
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let name = profile().by_id(*id).map_or("?", |r| r.name.as_str());
+                let name = self.profile.by_id(*id).map_or("?", |r| r.name.as_str());
                 (i.to_string(), json!(name))
             })
             .collect();

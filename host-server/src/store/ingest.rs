@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
+use solarwire_core::registers::Profile;
 use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
 use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
@@ -98,6 +99,8 @@ pub struct DeviceLedger {
     pub stream: StreamState,
     /// Each register's last value, where the next rollup segment starts.
     pub tails: RollupTails,
+    /// The device's register profile (`None`: the default).
+    pub profile: Option<String>,
 }
 
 impl DeviceLedger {
@@ -128,7 +131,13 @@ impl DeviceLedger {
             last,
             stream,
             tails: tails.map(RollupTails::from_bytes).unwrap_or_default(),
+            profile: None,
         }
+    }
+
+    /// The ledger of a device read with `profile` (`None`: the default).
+    pub fn with_profile(self, profile: Option<String>) -> Self {
+        Self { profile, ..self }
     }
 }
 
@@ -184,6 +193,8 @@ pub struct Accepted<K> {
     pub summary: UploadSummary,
     /// Decoded samples, in order.
     pub samples: Vec<Sample>,
+    /// The device's register profile.
+    pub profile: &'static Profile,
 }
 
 impl<K> Accepted<K> {
@@ -193,6 +204,7 @@ impl<K> Accepted<K> {
             received_ms,
             summary: self.summary,
             samples: self.samples,
+            profile: self.profile,
         }
     }
 }
@@ -270,7 +282,8 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
             &self.limits,
             Some(job.received_ms),
         );
-        decoded.drop_sentinels(crate::readings::profile());
+        let profile = crate::readings::device_profile(state.ledger.profile.as_deref());
+        decoded.drop_sentinels(profile);
         let nonce = job.seal.as_ref().map(|(n, _)| n.0);
         let summary = UploadSummary::new(upload_id, &job.device, nonce, &decoded);
         state.uploads += 1;
@@ -286,13 +299,19 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
         }
         for sample in &decoded.samples {
             let t_ms = sample.t_ms.unwrap_or(job.received_ms);
-            self.rollups
-                .add(state.key, &mut state.ledger.tails, t_ms, &sample.registers);
+            self.rollups.add(
+                state.key,
+                &mut state.ledger.tails,
+                profile,
+                t_ms,
+                &sample.registers,
+            );
         }
         Some(Accepted {
             device: state.key,
             summary,
             samples: decoded.samples,
+            profile,
         })
     }
 

@@ -4,7 +4,7 @@
 //! ```text
 //!  ingest / http / cli ─► Store = DeviceStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
-//!                                  + ManagementStore + ClientStore
+//!                                  + ManagementStore + ClientStore + ProfileStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::RollupDelta
@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod management;
 mod model;
 pub mod postgres;
+pub mod profiles;
 pub mod sqlite;
 pub mod telemetry;
 
@@ -54,6 +55,7 @@ pub trait Store:
     + clients::ClientStore
     + firmware::FirmwareStore
     + management::ManagementStore
+    + profiles::ProfileStore
     + Send
     + Sync
     + 'static
@@ -69,6 +71,7 @@ impl<T> Store for T where
         + clients::ClientStore
         + firmware::FirmwareStore
         + management::ManagementStore
+        + profiles::ProfileStore
         + Send
         + Sync
         + 'static

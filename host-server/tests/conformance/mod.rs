@@ -6,9 +6,11 @@
 
 pub mod clients;
 pub mod management;
+pub mod profiles;
 
 pub use clients::*;
 pub use management::*;
+pub use profiles::*;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -86,6 +88,7 @@ macro_rules! conformance_suite {
             reports_are_bounded_per_device_and_kind,
             removing_a_device_removes_its_management_data,
             api_clients_and_their_nonces,
+            device_profiles_read_their_uploads,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -21,6 +21,7 @@ mod devices;
 mod firmware;
 mod management;
 mod notify;
+mod profiles;
 mod rollups;
 mod schema;
 mod telemetry;

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_api_clients.sql"),
+    include_str!("migrations/0005_device_profiles.sql"),
 ];
 
 /// The advisory lock key serialising migrations ("solarwir").

@@ -212,7 +212,7 @@ impl Writer {
 }
 
 /// A device's ledger columns, read after its id and device id.
-const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail";
+const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail, profile";
 
 /// The ledger in a row of `id, device_id, {LEDGER}`.
 fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, StoreError> {
@@ -225,7 +225,8 @@ fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, Store
         row.try_get(3)?,
         row.try_get(4)?,
         row.try_get(5)?,
-    ))
+    )
+    .with_profile(row.try_get(6)?))
 }
 
 /// Locks the ledgers of the batch's devices in device-id order (the same

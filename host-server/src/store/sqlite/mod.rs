@@ -12,6 +12,7 @@ mod clients;
 mod devices;
 mod firmware;
 mod management;
+mod profiles;
 mod rollups;
 mod schema;
 mod telemetry;

@@ -66,6 +66,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_device_management.sql"),
     include_str!("migrations/0005_api_clients.sql"),
     include_str!("migrations/0006_blocks.sql"),
+    include_str!("migrations/0009_device_profiles.sql"),
 ];
 
 /// How a connection will be used.

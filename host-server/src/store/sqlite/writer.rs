@@ -287,7 +287,7 @@ fn load_device(
     let device = job.device.as_str();
     let row = tx
         .prepare_cached(
-            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail FROM devices
+            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail, profile FROM devices
              WHERE device_id = ?1 AND retired_ms IS NULL",
         )?
         .query_row([device], |r| {
@@ -298,7 +298,8 @@ fn load_device(
                 blob(2)?.as_deref(),
                 blob(3)?.as_deref(),
                 blob(4)?.as_deref(),
-            );
+            )
+            .with_profile(r.get(5)?);
             Ok((r.get::<_, i64>(0)?, ledger))
         })
         .optional()?;
