@@ -62,4 +62,6 @@ pub struct AppState {
     pub manage: Arc<crate::manage::Manage>,
     /// Generic (API-key) devices: registration, rates, channel limit.
     pub generic: crate::generic::GenericArgs,
+    /// The storage plant of `--site` (the SolarHub routes).
+    pub site: Option<Arc<crate::site::Site>>,
 }

@@ -162,4 +162,10 @@ pub struct ServeArgs {
     /// Uploads committed together in one transaction at most.
     #[arg(long, env = "SOLARWIRE_WRITE_BATCH", default_value_t = 1024)]
     pub write_batch: usize,
+
+    /// The storage plant this server watches (a site file, TOML: `solarwire
+    /// site demo`): its BESS, PCS, meters and inverters answer on the
+    /// SolarHub routes (`/api/v1/bess/{n}`, `/api/v1/pcs/{n}`, …).
+    #[arg(long, env = "SOLARWIRE_SITE")]
+    pub site: Option<std::path::PathBuf>,
 }

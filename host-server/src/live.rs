@@ -108,7 +108,7 @@ fn samples_message(c: &Committed) -> Value {
                 upload_id: c.summary.upload_id,
                 packet: s.packet,
             };
-            sample_json(meta, &s.registers)
+            sample_json(c.profile, meta, &s.registers)
         })
         .collect();
     json!({

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use serde::Serialize;
-use solarwire_core::registers::{Catalog, Profile, Register, RegisterRef};
+use solarwire_core::registers::{Catalog, Profile, Register, RegisterRef, UnitError};
 use utoipa::ToSchema;
 
+static CATALOG: LazyLock<Catalog> = LazyLock::new(Catalog::builtin);
+
 static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
-    Catalog::builtin()
+    CATALOG
         .default_profile()
         .cloned()
         .unwrap_or_else(|_| Profile {
@@ -20,9 +22,29 @@ static PROFILE: LazyLock<Profile> = LazyLock::new(|| {
         })
 });
 
-/// The register profile used for conversions.
+/// The register profile used for conversions of devices without one of
+/// their own (the default `ecowatt-1.3`).
 pub fn profile() -> &'static Profile {
     &PROFILE
+}
+
+/// Every built-in profile.
+pub fn profiles() -> &'static [Profile] {
+    CATALOG.profiles()
+}
+
+/// The built-in profile named `name` (`None`: the default profile).
+///
+/// # Errors
+/// A name the catalog does not know (`unknown_profile`).
+pub fn profile_named(name: Option<&str>) -> Result<&'static Profile, UnitError> {
+    name.map_or(Ok(profile()), |n| CATALOG.profile(n))
+}
+
+/// A device's profile as stored with it: the default when it has none or
+/// names one this build does not know.
+pub fn device_profile(name: Option<&str>) -> &'static Profile {
+    profile_named(name).unwrap_or_else(|_| profile())
 }
 
 /// The number a raw register value stands for, in the register's unit: the
@@ -60,12 +82,13 @@ pub struct SampleJson {
     pub values: BTreeMap<String, Option<f64>>,
 }
 
-/// A sample as JSON: `raw` and converted `values` keyed by register name.
-pub fn sample_json(meta: SampleMeta, registers: &[(u8, u16)]) -> SampleJson {
+/// A sample as JSON: `raw` and converted `values` keyed by the register
+/// names of the device's `profile`.
+pub fn sample_json(profile: &Profile, meta: SampleMeta, registers: &[(u8, u16)]) -> SampleJson {
     let mut raw = BTreeMap::new();
     let mut values = BTreeMap::new();
     for &(id, value) in registers {
-        let (name, converted) = match PROFILE.by_id(id) {
+        let (name, converted) = match profile.by_id(id) {
             Some(r) => (r.name.clone(), Some(r.read(value).value.to_f64())),
             None => (format!("reg{id}"), None),
         };
@@ -75,11 +98,11 @@ pub fn sample_json(meta: SampleMeta, registers: &[(u8, u16)]) -> SampleJson {
     SampleJson { meta, raw, values }
 }
 
-/// Resolves a comma-separated list of register names or ids.
+/// Resolves a comma-separated list of register names or ids of `profile`.
 ///
 /// # Errors
 /// The first entry the profile does not know.
-pub fn register_ids(list: &str) -> Result<Vec<u8>, String> {
+pub fn register_ids(profile: &Profile, list: &str) -> Result<Vec<u8>, String> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -87,7 +110,7 @@ pub fn register_ids(list: &str) -> Result<Vec<u8>, String> {
             let reference = s
                 .parse::<i64>()
                 .map_or(RegisterRef::Name(s), RegisterRef::Id);
-            PROFILE
+            profile
                 .lookup(reference)
                 .map(|r| r.id)
                 .map_err(|_| format!("unknown register {s:?}"))
@@ -108,11 +131,19 @@ mod tests {
             upload_id: 7,
             packet: 0,
         };
-        let v = serde_json::to_value(sample_json(meta, &[(0, 2304), (9, 1205)])).unwrap();
+        let v =
+            serde_json::to_value(sample_json(profile(), meta, &[(0, 2304), (9, 1205)])).unwrap();
         assert_eq!(v["raw"]["Vac1"], 2304);
         assert_eq!(v["values"]["Vac1"], 230.4);
         assert_eq!(v["values"]["Pac"], 1205.0);
-        assert_eq!(register_ids("Vac1, pac,7").unwrap(), vec![0, 9, 7]);
-        assert!(register_ids("Nope").is_err());
+        assert_eq!(
+            register_ids(profile(), "Vac1, pac,7").unwrap(),
+            vec![0, 9, 7]
+        );
+        assert!(register_ids(profile(), "Nope").is_err());
+        let pcs = profile_named(Some("pcs-1")).unwrap();
+        let v = serde_json::to_value(sample_json(pcs, meta, &[(7, 0xFF9C)])).unwrap();
+        assert_eq!(v["values"]["ActivePower"], -10.0);
+        assert!(profile_named(Some("turbine")).is_err());
     }
 }

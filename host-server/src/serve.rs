@@ -251,6 +251,13 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         manage: Arc::new(crate::manage::Manage::new(args.manage.clone())),
         weather: Arc::new(crate::weather::WeatherService::new(args.weather.clone())?),
         generic: args.generic.clone(),
+        site: args
+            .site
+            .as_deref()
+            .map(crate::site::Site::load)
+            .transpose()
+            .map_err(|e| format!("--site: {e}"))?
+            .map(Arc::new),
     });
     if state.rate.is_some() || state.registrations.is_some() || state.client_rate.is_some() {
         let pruned = state.clone();

@@ -1,5 +1,7 @@
 //! The decision of one rule on one value: raise, clear, or keep as is.
 
+use solarwire_core::registers::{Profile, Severity};
+
 use crate::store::alerts::{NewRule, RuleKind};
 
 /// What a rule remembers about one device between samples.
@@ -70,7 +72,30 @@ pub fn judge(rule: &NewRule, track: &mut Track, t_ms: u64, value: f64, unit: &st
                 }
             }
         }
-        RuleKind::Offline => Verdict::Keep,
+        RuleKind::Offline | RuleKind::Status => Verdict::Keep,
+    }
+}
+
+/// Judges one sample's status words (read with the device's `profile`):
+/// raised while a bit meaning more than a state is set, naming each
+/// (`FaultStatus1 fault: DC overvoltage`), cleared when none is.
+pub fn judge_status(profile: &Profile, registers: &[(u8, u16)]) -> Verdict {
+    let set: Vec<String> = registers
+        .iter()
+        .filter_map(|&(id, raw)| Some((profile.by_id(id)?, raw)))
+        .flat_map(|(r, raw)| {
+            r.active_bits(raw)
+                .filter(|b| b.severity > Severity::Info)
+                .map(move |b| format!("{} {}: {}", r.name, b.severity.code(), b.name))
+        })
+        .collect();
+    if set.is_empty() {
+        Verdict::Clear
+    } else {
+        Verdict::Raise {
+            value: set.len() as f64,
+            message: set.join("; "),
+        }
     }
 }
 

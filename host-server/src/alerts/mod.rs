@@ -22,7 +22,7 @@ use crate::live::LiveHub;
 use crate::query::status::{DeviceStatus, status};
 use crate::store::alerts::{Alert, AlertFilter, Rule, RuleKind};
 use crate::store::{Committed, Store, StoreError};
-use judge::{Track, Verdict, judge};
+use judge::{Track, Verdict, judge, judge_status};
 
 /// Open alerts loaded at start at most.
 const MAX_OPEN: usize = 100_000;
@@ -121,7 +121,7 @@ impl AlertEngine {
         {
             self.push_status(device, DeviceStatus::Online);
         }
-        let profile = crate::readings::profile();
+        let profile = c.profile;
         let mut samples: Vec<_> = c.samples.iter().collect();
         samples.sort_by_key(|s| s.t_ms.unwrap_or(c.received_ms));
         let rules = inner.rules.clone();
@@ -130,6 +130,14 @@ impl AlertEngine {
             if rule.rule.kind == RuleKind::Offline {
                 self.apply(&mut inner, rule, &key, Verdict::Clear, c.received_ms)
                     .await;
+                continue;
+            }
+            if rule.rule.kind == RuleKind::Status {
+                for s in &samples {
+                    let verdict = judge_status(profile, &s.registers);
+                    let t_ms = s.t_ms.unwrap_or(c.received_ms);
+                    self.apply(&mut inner, rule, &key, verdict, t_ms).await;
+                }
                 continue;
             }
             let Some(register) = rule.rule.register.and_then(|id| profile.by_id(id)) else {

@@ -60,8 +60,10 @@ impl RuleSpec {
             crate::device_id::check(device)?;
         }
         let register = match (self.kind, self.register.as_deref()) {
-            (RuleKind::Offline, None) => None,
-            (RuleKind::Offline, Some(_)) => return Err("an offline rule has no register".into()),
+            (RuleKind::Offline | RuleKind::Status, None) => None,
+            (RuleKind::Offline | RuleKind::Status, Some(_)) => {
+                return Err(format!("a {} rule has no register", self.kind.as_str()));
+            }
             (_, None) => return Err(format!("a {} rule needs a register", self.kind.as_str())),
             (_, Some(r)) => {
                 let reference = r

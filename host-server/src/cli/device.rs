@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::{open_store, runtime, say};
 use crate::key_vault;
 use crate::keys::{generate, parse_hmac_key};
-use crate::store::{DeviceKeys, Store};
+use crate::store::{DeviceKeys, Store, profiles};
 
 /// Device commands.
 #[derive(Debug, Subcommand)]
@@ -20,6 +20,11 @@ pub enum DeviceCommand {
         id: String,
         #[command(flatten)]
         keys: KeyArgs,
+        /// The register profile its uploads are read with, which says its
+        /// kind (`bess-rack-1`, `pcs-1`, `meter-3ph-1`,
+        /// `string-inverter-1`; default `ecowatt-1.3`).
+        #[arg(long)]
+        profile: Option<String>,
     },
     /// List devices.
     List {
@@ -91,14 +96,13 @@ pub(super) fn run(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
 async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
     let store = open_store(data_dir)?;
     match cmd {
-        DeviceCommand::Add { id, keys } => {
+        DeviceCommand::Add { id, keys, profile } => {
             check(&id)?;
             let keys = make_keys(&keys)?;
             let sealed = key_vault::for_command(data_dir, store.as_ref())
                 .await?
                 .seal(&id, &keys)?;
-            if !store
-                .add_device(&id, sealed)
+            if !profiles::add_device(store.as_ref(), &id, sealed, profile.as_deref())
                 .await
                 .map_err(|e| e.to_string())?
             {

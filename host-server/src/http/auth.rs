@@ -36,7 +36,10 @@ pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
                 parse_form(kind.as_deref(), &body).map_err(warp::reject::custom)
             })
     };
+    // `/login/json` is the SolarHub API's name for the same JSON login.
     let login = warp::path!("api" / "v1" / "auth" / "login")
+        .or(warp::path!("api" / "v1" / "auth" / "login" / "json"))
+        .unify()
         .and(warp::post())
         .and(with_state(state))
         .and(peer())

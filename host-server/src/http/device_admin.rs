@@ -18,6 +18,7 @@ use super::segment::check_device_id;
 use super::{device_path, with_state};
 use crate::app::AppState;
 use crate::auth::Access;
+use crate::store::profiles::{self, ProfileError};
 use crate::store::{DeviceKeys, Store, StoreError};
 
 /// Adding, re-keying and removing devices (admins).
@@ -78,6 +79,11 @@ struct NewDevice {
     /// Also generate an AES-128 key (encrypted uploads).
     #[serde(default)]
     aes: bool,
+    /// The register profile its uploads are read with, which says its kind
+    /// (`bess-rack-1`, `pcs-1`, `meter-3ph-1`, `string-inverter-1`;
+    /// default `ecowatt-1.3`).
+    #[serde(default)]
+    profile: Option<String>,
 }
 
 /// `keep_data=true` retires the device (keys erased, uploads refused,
@@ -136,7 +142,7 @@ fn new_keys(aes: bool) -> Result<DeviceKeys, ApiError> {
     request_body = NewDevice,
     responses(
         (status = 201, description = "Added; the keys are in the answer, and nowhere else", body = KeysReply),
-        (status = 400, description = "Malformed, or a bad device id (`malformed`, `bad_device_id`)", body = ErrorBody),
+        (status = 400, description = "Malformed, a bad device id or an unknown profile (`malformed`, `bad_device_id`, `unknown_profile`)", body = ErrorBody),
         (status = 409, description = "The id is taken (`device_exists`)", body = ErrorBody),
     ),
 )]
@@ -147,12 +153,18 @@ async fn add(state: &AppState, req: NewDevice) -> Result<Response, ApiError> {
         .keys
         .seal(&req.device_id, &keys)
         .map_err(ApiError::internal)?;
-    if !state
-        .store
-        .add_device(&req.device_id, sealed)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    let added = profiles::add_device(
+        state.store.as_ref(),
+        &req.device_id,
+        sealed,
+        req.profile.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        ProfileError::Unknown(_) => ApiError::coded("unknown_profile", e.to_string()),
+        ProfileError::Store(e) => ApiError::internal(e),
+    })?;
+    if !added {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "device_exists",

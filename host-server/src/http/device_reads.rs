@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::Access;
 use crate::readings::{SampleJson, SampleMeta, register_ids, sample_json};
 use crate::store::{DeviceDetail, HistoryQuery, StoredSample};
+use solarwire_core::registers::Profile;
 
 /// Samples per history answer by default, and at most.
 const DEFAULT_LIMIT: usize = 1000;
@@ -99,7 +100,7 @@ struct DeviceView {
     compression_ratio: Option<f64>,
 }
 
-fn sample_value(s: &StoredSample) -> SampleJson {
+fn sample_value(profile: &Profile, s: &StoredSample) -> SampleJson {
     let meta = SampleMeta {
         t_ms: Some(s.t_ms),
         device_time: s.device_time,
@@ -107,7 +108,19 @@ fn sample_value(s: &StoredSample) -> SampleJson {
         upload_id: s.upload_id,
         packet: s.packet,
     };
-    sample_json(meta, &s.registers)
+    sample_json(profile, meta, &s.registers)
+}
+
+/// The register profile a device's samples are read with.
+async fn profile_of(state: &AppState, id: &str) -> Result<&'static Profile, ApiError> {
+    let profiles = state
+        .store
+        .device_profiles()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(crate::readings::device_profile(
+        profiles.get(id).map(String::as_str),
+    ))
 }
 
 /// The device's newest sample, raw and converted.
@@ -131,9 +144,10 @@ async fn latest(state: &AppState, id: &str) -> Result<impl Reply, ApiError> {
             },
         );
     };
+    let profile = profile_of(state, id).await?;
     Ok(warp::reply::json(&LatestReply {
         device_id: id.to_owned(),
-        sample: sample_value(&sample),
+        sample: sample_value(profile, &sample),
     }))
 }
 
@@ -187,10 +201,11 @@ async fn history(
     accept: Option<&str>,
 ) -> Result<Response, ApiError> {
     check_device_id(id)?;
+    let profile = profile_of(state, id).await?;
     let wanted = q
         .registers
         .as_deref()
-        .map(register_ids)
+        .map(|list| register_ids(profile, list))
         .transpose()
         .map_err(|m| ApiError::bad_request("unknown_register", m))?;
     if let (Some(from), Some(to)) = (q.from, q.to)
@@ -226,9 +241,9 @@ async fn history(
         }
     }
     if crate::query::csv::wanted(q.format.as_deref(), accept) {
-        return Ok(super::queries::history_csv(id, &samples));
+        return Ok(super::queries::history_csv(profile, id, &samples));
     }
-    let samples: Vec<SampleJson> = samples.iter().map(sample_value).collect();
+    let samples: Vec<SampleJson> = samples.iter().map(|s| sample_value(profile, s)).collect();
     Ok(warp::reply::json(&HistoryReply {
         device_id: id.to_owned(),
         from: query.from_ms,

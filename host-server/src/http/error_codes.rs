@@ -111,6 +111,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "unknown_channel",
         400,
         "a named channel the device does not have",
+        "unknown_profile",
+        400,
+        "a register profile the catalog does not know",
     ),
     (
         "unknown_register",
@@ -159,6 +162,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "generic device registration is off or needs a valid token",
     ),
     ("no_data", 404, "nothing stored for the device yet"),
+    (
+        "no_site",
+        404,
+        "the server watches no plant (`serve --site FILE`)",
+    ),
     ("not_found", 404, "no such route"),
     ("unknown_cabinet", 404, "no such cabinet"),
     ("unknown_chunk", 404, "a firmware chunk past the image"),
@@ -207,6 +215,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "clock_skew",
         422,
         "an envelope v2 whose device time is outside the clock-skew window",
+        "validation_error",
+        422,
+        "a SolarHub parameter out of range; `detail` says which",
     ),
     (
         "too_many_samples",

@@ -21,12 +21,25 @@ pub(super) fn require(
     warp::header::headers_cloned().and_then(move |headers: HeaderMap| {
         let state = state.clone();
         async move {
-            let presented = Presented::from_headers(&headers).map_err(warp::reject::custom)?;
-            admit(&state, presented.credentials(), access)
+            admit_headers(&state, &headers, access)
                 .await
                 .map_err(warp::reject::custom)
         }
     })
+}
+
+/// [`admit`] with the credentials of `headers`: for a handler that answers
+/// the refusal itself instead of rejecting (another route may match).
+///
+/// # Errors
+/// 401, 403 or 503 in the server's error shape.
+pub(super) async fn admit_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: Access,
+) -> Result<Principal, ApiError> {
+    let presented = Presented::from_headers(headers)?;
+    admit(state, presented.credentials(), access).await
 }
 
 /// Like [`require`], for handlers that do not need to know who called.

@@ -27,6 +27,7 @@ mod ops;
 pub mod peer;
 mod queries;
 mod segment;
+mod solarhub;
 mod stats;
 mod weather;
 mod ws;
@@ -59,6 +60,8 @@ pub fn routes(
         .or(stats::routes(state))
         .unify()
         .or(weather::routes(state))
+        .unify()
+        .or(solarhub::routes(state))
         .unify()
         .or(auth::routes(state))
         .unify()

@@ -340,8 +340,11 @@ pub(super) async fn device_series(
 }
 
 /// History as CSV: one row per sample, one converted column per register.
-pub(super) fn history_csv(id: &str, samples: &[crate::store::StoredSample]) -> Response {
-    let profile = crate::readings::profile();
+pub(super) fn history_csv(
+    profile: &solarwire_core::registers::Profile,
+    id: &str,
+    samples: &[crate::store::StoredSample],
+) -> Response {
     let mut ids: Vec<u8> = samples
         .iter()
         .flat_map(|s| s.registers.iter().map(|&(id, _)| id))

@@ -15,6 +15,8 @@ use solarwire_core::envelope_v2::{
     Content, EnvelopeV2Error, HeaderV2, IV_LEN, KeyId, KeysV2, seal_v2, sealed_len,
 };
 
+use solarwire_core::registers::Profile;
+
 use crate::readings::profile;
 
 /// The nonce a device with a wiped NVS starts from (its first envelope carries 11001).
@@ -31,6 +33,8 @@ pub struct FirmwareDevice {
     pub nonce: u32,
     /// Which codec compresses its packets.
     pub format: PacketFormat,
+    /// The register profile that names its registers in uploads.
+    pub profile: &'static Profile,
     keys: Keys,
     temporal: TemporalState,
     envelope: Option<EnvelopeV2Keys>,
@@ -99,6 +103,7 @@ impl FirmwareDevice {
             layout,
             nonce: FIRST_NONCE,
             format: PacketFormat::V1,
+            profile: profile(),
             keys,
             temporal: TemporalState::new(),
             envelope: None,
@@ -181,7 +186,7 @@ impl FirmwareDevice {
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let name = profile().by_id(*id).map_or("?", |r| r.name.as_str());
+                let name = self.profile.by_id(*id).map_or("?", |r| r.name.as_str());
                 (i.to_string(), json!(name))
             })
             .collect();

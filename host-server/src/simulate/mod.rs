@@ -11,6 +11,7 @@
 pub mod firmware;
 mod generic;
 pub mod inverter;
+pub mod plant;
 mod pollers;
 mod report;
 
@@ -29,6 +30,7 @@ use crate::duration::parse_duration;
 use firmware::{FirmwareDevice, Packet};
 pub use generic::GenericSummary;
 use inverter::Inverter;
+use plant::{Plant, PvCurve};
 pub use pollers::ManagementSummary;
 pub use report::Summary;
 use report::{Outcome, Tally};
@@ -108,6 +110,19 @@ pub struct SimulateArgs {
         hide_env_values = true
     )]
     pub registration_token: Option<String>,
+    /// Simulate this storage plant's devices instead (a site file, TOML:
+    /// `solarwire site demo`), each uploading all registers of its profile
+    /// from one consistent plant; missing devices are added with their profile.
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+    /// The PV curve the site's inverters follow: a CSV whose second column
+    /// is AC power, rows from midnight every `--pv-interval` seconds
+    /// (default: a clear sky).
+    #[arg(long, requires = "site")]
+    pub pv: Option<PathBuf>,
+    /// Seconds between the rows of `--pv`.
+    #[arg(long, default_value_t = 900)]
+    pub pv_interval: u64,
 }
 
 impl SimulateArgs {
@@ -120,6 +135,37 @@ impl SimulateArgs {
         } else {
             self.device_ids.clone()
         }
+    }
+
+    /// The site of `--site`, loaded and checked.
+    ///
+    /// # Errors
+    /// A site file that cannot be read or is not valid.
+    pub fn load_site(&self) -> Result<Option<crate::site::Site>, String> {
+        self.site
+            .as_deref()
+            .map(|path| crate::site::Site::load(path).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// The plant `--site` and `--pv` describe.
+    ///
+    /// # Errors
+    /// A site or PV file that cannot be read or is not valid.
+    pub fn plant(&self) -> Result<Option<Plant>, String> {
+        let Some(site) = self.load_site()? else {
+            return Ok(None);
+        };
+        let pv = match &self.pv {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                PvCurve::from_csv(&text, self.pv_interval)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => PvCurve::ClearSky,
+        };
+        Ok(Some(Plant::new(site, pv, self.seed)))
     }
 
     fn uploads_per_device(&self) -> u64 {
@@ -153,6 +199,7 @@ pub async fn run(
         ))),
         None => None,
     };
+    let plant = args.plant()?.map(|p| Arc::new(Mutex::new(p)));
     let mut devices = devices;
     for device in &mut devices {
         device.format = args.format;
@@ -165,6 +212,8 @@ pub async fn run(
     );
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = Instant::now();
+    // Every device's last upload is dated now: a plant's devices poll together.
+    let end_ms = now_ms();
     let management = Arc::new(Mutex::new(ManagementSummary::default()));
     let build_keys = firmware.and_then(pollers::BuildKeys::parse).map(Arc::new);
     let polling: Vec<_> = if args.no_pollers {
@@ -214,11 +263,15 @@ pub async fn run(
         .map(|(i, device)| {
             let sim = DeviceRun {
                 url: args.url.trim_end_matches('/').to_owned(),
-                inverter: Inverter::new(args.seed.wrapping_add(i as u64)),
+                source: match &plant {
+                    Some(plant) => Source::Plant(plant.clone()),
+                    None => Source::Inverter(Inverter::new(args.seed.wrapping_add(i as u64))),
+                },
                 device,
                 uploads: per_device,
                 every: Duration::from_secs_f64(1.0 / args.rate),
                 deadline: started + args.duration,
+                end_ms,
                 samples: args.samples_per_upload,
                 poll_s: args.poll_interval,
                 log: log.clone(),
@@ -257,6 +310,29 @@ pub async fn run(
     Ok(summary)
 }
 
+/// Where a simulated device's readings come from.
+enum Source {
+    /// Its own inverter (an EcoWatt logger).
+    Inverter(Inverter),
+    /// Its unit of a plant shared with the site's other devices.
+    Plant(Arc<Mutex<Plant>>),
+}
+
+impl Source {
+    /// Every register of `device` at `t_ms` (`solar_s` on the inverter's
+    /// clock, one poll of `dt_s` after the last), by id.
+    fn read(&mut self, device: &str, t_ms: u64, solar_s: f64, dt_s: f64) -> Vec<u16> {
+        match self {
+            Self::Inverter(inverter) => inverter.read(solar_s, dt_s).to_vec(),
+            Self::Plant(plant) => plant
+                .lock()
+                .ok()
+                .and_then(|mut p| p.row(device, t_ms))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// An upload sealed for sending.
 struct Sealed {
     /// Its nonce (firmware envelope) or counter (envelope v2).
@@ -269,10 +345,11 @@ struct Sealed {
 struct DeviceRun {
     url: String,
     device: FirmwareDevice,
-    inverter: Inverter,
+    source: Source,
     uploads: u64,
     every: Duration,
     deadline: Instant,
+    end_ms: u64,
     samples: usize,
     poll_s: u32,
     log: Option<Arc<Mutex<std::fs::File>>>,
@@ -295,7 +372,7 @@ impl DeviceRun {
         };
         self.sync_nonce(&client).await;
         let period_ms = u64::from(self.poll_s) * self.samples as u64 * 1000;
-        let end_ms = now_ms();
+        let end_ms = self.end_ms;
         let mut queue: VecDeque<Packet> = VecDeque::new();
         let mut ticker = tokio::time::interval(self.every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -311,7 +388,9 @@ impl DeviceRun {
                     let t_ms =
                         upload_ms - (self.samples - 1 - j) as u64 * u64::from(self.poll_s) * 1000;
                     let solar_s = 13.0 * 3600.0 - (end_ms - t_ms) as f64 / 1000.0;
-                    let all = self.inverter.read(solar_s, f64::from(self.poll_s));
+                    let all =
+                        self.source
+                            .read(&self.device.id, t_ms, solar_s, f64::from(self.poll_s));
                     self.device
                         .layout
                         .iter()

@@ -4,6 +4,7 @@
 //! site's telemetry read it.
 
 mod demo;
+pub mod solarhub;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -228,6 +229,17 @@ impl Site {
             .iter()
             .map(|i| (i.device.as_str(), DeviceKind::StringInverter));
         racks.chain(pcs).chain(meters).chain(inverters)
+    }
+}
+
+/// The built-in profile a site device of `kind` is read with.
+pub fn profile_for(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::BessRack => "bess-rack-1",
+        DeviceKind::Pcs => "pcs-1",
+        DeviceKind::Meter => "meter-3ph-1",
+        DeviceKind::StringInverter => "string-inverter-1",
+        DeviceKind::InverterLogger => solarwire_core::registers::DEFAULT_PROFILE,
     }
 }
 

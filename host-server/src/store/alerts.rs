@@ -20,6 +20,10 @@ pub enum RuleKind {
     Stuck,
     /// No upload for three upload periods.
     Offline,
+    /// A bit meaning a warning, alarm, protection or fault set in any
+    /// status word of the device's profile (a PCS fault word, a rack's
+    /// protection word …); clears when none is.
+    Status,
 }
 
 impl RuleKind {
@@ -31,14 +35,22 @@ impl RuleKind {
             Self::Step => "step",
             Self::Stuck => "stuck",
             Self::Offline => "offline",
+            Self::Status => "status",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Min, Self::Max, Self::Step, Self::Stuck, Self::Offline]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            Self::Min,
+            Self::Max,
+            Self::Step,
+            Self::Stuck,
+            Self::Offline,
+            Self::Status,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 

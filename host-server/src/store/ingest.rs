@@ -17,6 +17,8 @@ use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::envelope_v2::{LastCounter, TAG_LEN, TagV2, decide_counter};
 use solarwire_core::replay::{Freshness, LastAccepted, decide};
+use solarwire_core::registers::Profile;
+use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
 use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
 
@@ -113,6 +115,8 @@ pub struct DeviceLedger {
     pub stream: StreamState,
     /// Each register's last value, where the next rollup segment starts.
     pub tails: RollupTails,
+    /// The device's register profile (`None`: the default).
+    pub profile: Option<String>,
 }
 
 impl DeviceLedger {
@@ -144,6 +148,7 @@ impl DeviceLedger {
             last_v2: None,
             stream,
             tails: tails.map(RollupTails::from_bytes).unwrap_or_default(),
+            profile: None,
         }
     }
 
@@ -184,6 +189,11 @@ impl DeviceLedger {
             self.last_v2.map(|l| counter_to_stored(l.counter)),
             self.last_v2.and_then(|l| l.tag).map(|t| t.0.to_vec()),
         )
+    }
+
+    /// The ledger of a device read with `profile` (`None`: the default).
+    pub fn with_profile(self, profile: Option<String>) -> Self {
+        Self { profile, ..self }
     }
 }
 
@@ -239,6 +249,8 @@ pub struct Accepted<K> {
     pub summary: UploadSummary,
     /// Decoded samples, in order.
     pub samples: Vec<Sample>,
+    /// The device's register profile.
+    pub profile: &'static Profile,
 }
 
 impl<K> Accepted<K> {
@@ -248,6 +260,7 @@ impl<K> Accepted<K> {
             received_ms,
             summary: self.summary,
             samples: self.samples,
+            profile: self.profile,
         }
     }
 }
@@ -331,7 +344,8 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
             &self.limits,
             Some(job.received_ms),
         );
-        decoded.drop_sentinels(crate::readings::profile());
+        let profile = crate::readings::device_profile(state.ledger.profile.as_deref());
+        decoded.drop_sentinels(profile);
         let summary = UploadSummary::new(upload_id, &job.device, job.seal.as_ref(), &decoded);
         state.uploads += 1;
         state.samples += decoded.samples.len() as u64;
@@ -346,13 +360,19 @@ impl<K: Copy + Eq + Hash> IngestBatch<K> {
         }
         for sample in &decoded.samples {
             let t_ms = sample.t_ms.unwrap_or(job.received_ms);
-            self.rollups
-                .add(state.key, &mut state.ledger.tails, t_ms, &sample.registers);
+            self.rollups.add(
+                state.key,
+                &mut state.ledger.tails,
+                profile,
+                t_ms,
+                &sample.registers,
+            );
         }
         Some(Accepted {
             device: state.key,
             summary,
             samples: decoded.samples,
+            profile,
         })
     }
 

@@ -5,6 +5,7 @@
 //!  ingest / http / cli ─► Store = DeviceStore + EnvelopeKeyStore + IngestStore + TelemetryStore
 //!                                  + AccessStore + AlertStore + FirmwareStore
 //!                                  + ManagementStore + ClientStore + GenericStore
+//!                                  + ProfileStore
 //!                          │  rules every backend applies (pure, time passed in):
 //!                          │  ingest::IngestBatch (replay, decode, duplicates,
 //!                          │  summaries, codec stats), telemetry::RollupDelta
@@ -31,6 +32,7 @@ pub mod ingest;
 pub mod management;
 mod model;
 pub mod postgres;
+pub mod profiles;
 pub mod sqlite;
 pub mod telemetry;
 
@@ -58,6 +60,7 @@ pub trait Store:
     + firmware::FirmwareStore
     + management::ManagementStore
     + generic::GenericStore
+    + profiles::ProfileStore
     + Send
     + Sync
     + 'static
@@ -75,6 +78,7 @@ impl<T> Store for T where
         + firmware::FirmwareStore
         + management::ManagementStore
         + generic::GenericStore
+        + profiles::ProfileStore
         + Send
         + Sync
         + 'static

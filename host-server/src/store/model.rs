@@ -241,6 +241,8 @@ pub struct Committed {
     pub summary: UploadSummary,
     /// The samples stored.
     pub samples: Vec<Sample>,
+    /// The register profile they were read with (the device's).
+    pub profile: &'static solarwire_core::registers::Profile,
 }
 
 /// A device's secrets. `hmac: None` means the fleet key applies.

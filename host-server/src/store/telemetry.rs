@@ -7,6 +7,7 @@ use std::hash::Hash;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use solarwire_core::registers::Profile;
 
 use super::{HistoryQuery, StoreError, StoredSample};
 use crate::query::buckets::{Bucket, Point, trapezoid};
@@ -243,8 +244,14 @@ impl<K: Copy + Eq + Hash> RollupDelta<K> {
     /// buckets and integrates the segment from the register's tail, split at
     /// 5-minute edges (which are also hour and day edges). A sample older
     /// than the tail (a late upload) is counted but not integrated.
-    pub fn add(&mut self, device: K, tails: &mut RollupTails, t_ms: u64, registers: &[(u8, u16)]) {
-        let profile = crate::readings::profile();
+    pub fn add(
+        &mut self,
+        device: K,
+        tails: &mut RollupTails,
+        profile: &Profile,
+        t_ms: u64,
+        registers: &[(u8, u16)],
+    ) {
         for &(register, raw) in registers {
             let Some(value) = profile
                 .by_id(register)
@@ -460,11 +467,23 @@ mod tests {
         let mut delta = RollupDelta::new(120_000);
         // Pac (id 9) 100 W at 4:00 and 6:00 (two uploads): the segment
         // crosses the 5:00 edge; Vac1 (id 0) once.
-        delta.add(1, &mut tails, 240_000, &[(9, 100), (0, 2300)]);
+        delta.add(
+            1,
+            &mut tails,
+            crate::readings::profile(),
+            240_000,
+            &[(9, 100), (0, 2300)],
+        );
         let stored = RollupTails::from_bytes(&tails.to_bytes());
         assert_eq!(stored, tails);
         let mut tails = stored;
-        delta.add(1, &mut tails, 360_000, &[(9, 100)]);
+        delta.add(
+            1,
+            &mut tails,
+            crate::readings::profile(),
+            360_000,
+            &[(9, 100)],
+        );
         let five = rows(&delta, 9, Level::Minutes5);
         assert_eq!(five.len(), 2);
         assert_eq!(
@@ -483,8 +502,20 @@ mod tests {
         let vac = rows(&delta, 0, Level::Day);
         assert_eq!((vac[0].count, vac[0].last), (1, 230.0));
         // A gap longer than the limit and a late sample are not integrated.
-        delta.add(1, &mut tails, 900_000, &[(9, 100)]);
-        delta.add(1, &mut tails, 100_000, &[(9, 50)]);
+        delta.add(
+            1,
+            &mut tails,
+            crate::readings::profile(),
+            900_000,
+            &[(9, 100)],
+        );
+        delta.add(
+            1,
+            &mut tails,
+            crate::readings::profile(),
+            100_000,
+            &[(9, 50)],
+        );
         let hour = rows(&delta, 9, Level::Hour);
         assert_eq!(
             (hour[0].count, hour[0].area, hour[0].min),
@@ -496,8 +527,14 @@ mod tests {
     fn merging_adds_and_caps_coverage() {
         let mut tails = RollupTails::default();
         let mut delta = RollupDelta::new(600_000);
-        delta.add(1, &mut tails, 0, &[(9, 10)]);
-        delta.add(1, &mut tails, 300_000, &[(9, 10)]);
+        delta.add(1, &mut tails, crate::readings::profile(), 0, &[(9, 10)]);
+        delta.add(
+            1,
+            &mut tails,
+            crate::readings::profile(),
+            300_000,
+            &[(9, 10)],
+        );
         let a = rows(&delta, 9, Level::Minutes5)[0];
         let merged = a.merged(&a, Level::Minutes5);
         assert_eq!(

@@ -8,11 +8,13 @@ pub mod clients;
 pub mod envelope_v2;
 pub mod generic;
 pub mod management;
+pub mod profiles;
 
 pub use clients::*;
 pub use envelope_v2::*;
 pub use generic::*;
 pub use management::*;
+pub use profiles::*;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -96,6 +98,7 @@ macro_rules! conformance_suite {
             envelope_keys_rotate_with_overlap,
             generic_device_keys_and_rates,
             generic_readings_round_trip,
+            device_profiles_read_their_uploads,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

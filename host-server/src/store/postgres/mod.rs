@@ -23,6 +23,7 @@ mod firmware;
 mod generic;
 mod management;
 mod notify;
+mod profiles;
 mod rollups;
 mod schema;
 mod telemetry;

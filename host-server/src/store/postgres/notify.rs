@@ -148,6 +148,7 @@ async fn read_back(pool: &Pool, ids: &[i64]) -> Result<Vec<Committed>, StoreErro
             received_ms: u.u64(1)?,
             summary,
             samples: stored,
+            profile: crate::readings::profile(),
         });
     }
     Ok(out)

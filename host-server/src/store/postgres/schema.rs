@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_api_clients.sql"),
     include_str!("migrations/0003_admitted_by.sql"),
     include_str!("migrations/0004_generic_devices.sql"),
+    include_str!("migrations/0005_device_profiles.sql"),
     include_str!("migrations/0006_envelope_v2.sql"),
 ];
 

@@ -214,7 +214,8 @@ impl Writer {
 }
 
 /// A device's ledger columns, read after its id and device id.
-const LEDGER: &str = "last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag";
+const LEDGER: &str =
+    "last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag, profile";
 
 /// The ledger in a row of `id, device_id, {LEDGER}`.
 fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, StoreError> {
@@ -228,7 +229,8 @@ fn ledger(row: &tokio_postgres::Row, device: &str) -> Result<DeviceLedger, Store
         row.try_get(4)?,
         row.try_get(5)?,
     )
-    .with_counter(row.try_get(6)?, row.try_get(7)?))
+    .with_counter(row.try_get(6)?, row.try_get(7)?)
+    .with_profile(row.try_get(8)?))
 }
 
 /// Locks the ledgers of the batch's devices in device-id order (the same

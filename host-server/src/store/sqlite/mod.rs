@@ -14,6 +14,7 @@ mod envelope_keys;
 mod firmware;
 mod generic;
 mod management;
+mod profiles;
 mod rollups;
 mod schema;
 mod telemetry;

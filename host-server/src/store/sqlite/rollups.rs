@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use solarwire_core::registers::Profile;
 
 use crate::store::StoreError;
 use crate::store::ingest::IngestBatch;
@@ -161,16 +162,23 @@ fn store(
     Ok(())
 }
 
-/// A device's stored tails (its last values as of the watermark).
-fn stored_tails(conn: &Connection, device: i64) -> Result<RollupTails, StoreError> {
-    let bytes: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT rollup_tail FROM devices WHERE id = ?1")?
-        .query_row([device], |r| r.get(0))
-        .optional()?
-        .flatten();
-    Ok(bytes
-        .map(|b| RollupTails::from_bytes(&b))
-        .unwrap_or_default())
+/// A device's stored tails (its last values as of the watermark) and the
+/// profile its values are read with.
+fn stored_tails(
+    conn: &Connection,
+    device: i64,
+) -> Result<(RollupTails, &'static Profile), StoreError> {
+    let row: Option<(Option<Vec<u8>>, Option<String>)> = conn
+        .prepare_cached("SELECT rollup_tail, profile FROM devices WHERE id = ?1")?
+        .query_row([device], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (bytes, profile) = row.unwrap_or_default();
+    Ok((
+        bytes
+            .map(|b| RollupTails::from_bytes(&b))
+            .unwrap_or_default(),
+        crate::readings::device_profile(profile.as_deref()),
+    ))
 }
 
 /// Blocks rolled up per transaction when rebuilding (bounds its memory).
@@ -189,14 +197,21 @@ fn rebuild(conn: &mut Connection, max_gap_ms: u64) -> Result<i64, StoreError> {
             break;
         };
         let mut tails: HashMap<i64, RollupTails> = HashMap::new();
+        let mut profiles: HashMap<i64, &Profile> = HashMap::new();
         let mut delta = RollupDelta::new(max_gap_ms);
         for (_, device, samples) in &chunk {
             if !tails.contains_key(device) {
-                tails.insert(*device, stored_tails(conn, *device)?);
+                let (stored, profile) = stored_tails(conn, *device)?;
+                tails.insert(*device, stored);
+                profiles.insert(*device, profile);
             }
             let t = tails.entry(*device).or_default();
+            let profile = profiles
+                .get(device)
+                .copied()
+                .unwrap_or_else(crate::readings::profile);
             for s in samples {
-                delta.add(*device, t, s.t_ms, &s.registers);
+                delta.add(*device, t, profile, s.t_ms, &s.registers);
             }
         }
         rebuilt += chunk.len();

@@ -68,6 +68,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_blocks.sql"),
     include_str!("migrations/0007_admitted_by.sql"),
     include_str!("migrations/0008_generic_devices.sql"),
+    include_str!("migrations/0009_device_profiles.sql"),
     include_str!("migrations/0010_envelope_v2.sql"),
 ];
 

@@ -289,7 +289,8 @@ fn load_device(
     let device = job.device.as_str();
     let row = tx
         .prepare_cached(
-            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag
+            "SELECT id, last_nonce, last_mac, stream_state, rollup_tail, last_counter, last_tag,
+                    profile
              FROM devices WHERE device_id = ?1 AND retired_ms IS NULL",
         )?
         .query_row([device], |r| {
@@ -301,7 +302,8 @@ fn load_device(
                 blob(3)?.as_deref(),
                 blob(4)?.as_deref(),
             )
-            .with_counter(r.get(5)?, blob(6)?.as_deref());
+            .with_counter(r.get(5)?, blob(6)?.as_deref())
+            .with_profile(r.get(7)?);
             Ok((r.get::<_, i64>(0)?, ledger))
         })
         .optional()?;
