@@ -66,7 +66,7 @@ bench: bench-native bench-wasm bench-python
 
 # P1 (full processing vs HMAC alone), decode throughput per codec, compression ratios on real PV data.
 bench-native:
-    cargo run --release -q -p solarwire-spec --example bench
+    cargo run --release -q -p solarwire-core --features std --example bench
     cargo run --release -q -p solarwire-core --example codec_v2_bench
 
 # Fuzz every target for a bounded time (seconds each); seeds come from the vectors.

@@ -1,6 +1,6 @@
 """P3: what the Python call adds to the native core, measured in one run.
 
-    python p3.py -- cargo run --release -p solarwire-spec --example bench -- --json
+    python p3.py -- cargo run --release -p solarwire-core --features std --example bench -- --json
 
 The command after `--` prints the native figures as JSON. Three rounds each
 run it, then time the same work through `solarwire`: the firmware upload end

@@ -26,6 +26,12 @@ impl Deref for Bytes<'_> {
     }
 }
 
+impl AsRef<[u8]> for Bytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
 impl Deref for Text<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

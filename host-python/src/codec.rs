@@ -100,42 +100,39 @@ impl Decoded {
 
 /// Many packets decoded into one buffer.
 #[pyclass(module = "solarwire", frozen)]
-pub(crate) struct Batch {
-    values: Vec<u16>,
-    counts: Vec<u32>,
-    errors: BTreeMap<usize, &'static str>,
-}
+pub(crate) struct Batch(codec::Batch);
 
 #[pymethods]
 impl Batch {
     /// Every packet's values, one after another, as `array('H')`.
     #[getter]
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        u16_array(py, &self.values)
+        u16_array(py, &self.0.values)
     }
 
     /// How many values each packet gave (0 for a failed one), as `array('I')`.
     #[getter]
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        u32_array(py, &self.counts)
+        u32_array(py, &self.0.counts)
     }
 
     /// The error code of every packet that failed, by position.
     #[getter]
     fn errors(&self) -> BTreeMap<usize, &'static str> {
-        self.errors.clone()
+        self.0.errors.iter().map(|(i, e)| (*i, e.code())).collect()
     }
 
     fn __repr__(&self) -> String {
         let errors: Vec<String> = self
+            .0
             .errors
             .iter()
-            .map(|(index, code)| format!("{index}: '{code}'"))
+            .map(|(index, e)| format!("{index}: '{}'", e.code()))
             .collect();
         format!(
             "Batch(packets={}, values={}, errors={{{}}})",
-            self.counts.len(),
-            self.values.len(),
+            self.0.counts.len(),
+            self.0.values.len(),
             errors.join(", ")
         )
     }
@@ -183,35 +180,11 @@ fn decode_packets(
         .map(|item| item.extract::<Bytes<'_>>())
         .collect::<PyResult<Vec<_>>>()?;
     let mut guard = state.map(Bound::try_borrow_mut).transpose()?;
-    let mut state = guard.as_deref_mut().map(|s| &mut s.0);
+    let state = guard.as_deref_mut().map(|s| &mut s.0);
     let size = packets.iter().map(|p| p.len()).sum();
-    Ok(gil::run(py, size, move || {
-        let opts = DecodeOptions::default();
-        let mut batch = Batch {
-            // Firmware packets hold about one value per byte: one allocation.
-            values: Vec::with_capacity(size),
-            counts: Vec::with_capacity(packets.len()),
-            errors: BTreeMap::new(),
-        };
-        for (index, packet) in packets.iter().enumerate() {
-            let result = match state.as_deref_mut() {
-                Some(state) => state.decode(packet, &opts),
-                None => codec::decode(packet, &opts),
-            };
-            let count = match result {
-                Ok(decoded) => {
-                    batch.values.extend_from_slice(&decoded.values);
-                    decoded.values.len()
-                }
-                Err(e) => {
-                    batch.errors.insert(index, e.code());
-                    0
-                }
-            };
-            batch.counts.push(u32::try_from(count).unwrap_or(u32::MAX));
-        }
-        batch
-    }))
+    Ok(Batch(gil::run(py, size, move || {
+        codec::decode_batch(&packets, state)
+    })))
 }
 
 /// Encodes one upload cycle's values as the device does. `smart` (the

@@ -1,4 +1,5 @@
-//! Packets: `decodePacket`, the `TemporalState` class and `encodePacket`.
+//! Packets: `decodePacket`, `decodePackets`, the `TemporalState` class and
+//! `encodePacket`.
 
 use serde::Deserialize;
 use serde_bytes::ByteBuf;
@@ -46,6 +47,48 @@ pub fn decode_packet(
     decode_with(packet, options, codec::decode)
 }
 
+#[wasm_bindgen(module = "/src/batch.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = framePackets, catch)]
+    fn frame_packets(packets: &JsValue) -> Result<Vec<u8>, JsValue>;
+
+    #[wasm_bindgen(js_name = decodedBatch)]
+    fn decoded_batch(values: &[u16], counts: &[u32], failed: &[u32], codes: &str) -> JsValue;
+}
+
+/// Decodes many packets into one `Uint16Array` (`DecodedBatch`); a packet
+/// that fails is listed in `errors` and the rest still decode.
+#[wasm_bindgen(js_name = decodePackets, unchecked_return_type = "DecodedBatch")]
+pub fn decode_packets(
+    #[wasm_bindgen(unchecked_param_type = "Bytes[]")] packets: JsValue,
+) -> Result<JsValue, JsValue> {
+    batch(&packets, None)
+}
+
+/// Decodes the packets framed by `framePackets` with the core's batch call.
+fn batch(packets: &JsValue, state: Option<&mut TemporalState>) -> Result<JsValue, JsValue> {
+    let frame = frame_packets(packets)?;
+    // `framePackets` has checked that `packets` is an array.
+    let count = packets.unchecked_ref::<js_sys::Array>().length() as usize;
+    let (lengths, mut bytes) = frame.split_at(4 * count);
+    let mut packets = Vec::with_capacity(count);
+    for length in lengths.chunks_exact(4) {
+        let length = u32::from_le_bytes([length[0], length[1], length[2], length[3]]);
+        let (packet, rest) = bytes.split_at(length as usize);
+        packets.push(packet);
+        bytes = rest;
+    }
+    let batch = codec::decode_batch(&packets, state);
+    let failed: Vec<u32> = batch.errors.iter().map(|(i, _)| *i as u32).collect();
+    let codes: Vec<&str> = batch.errors.iter().map(|(_, e)| e.code()).collect();
+    Ok(decoded_batch(
+        &batch.values,
+        &batch.counts,
+        &failed,
+        &codes.join(","),
+    ))
+}
+
 /// The device's temporal history ring, owned by the caller: feed it every
 /// packet of one device in order.
 #[wasm_bindgen(js_name = TemporalState)]
@@ -84,6 +127,16 @@ impl JsTemporalState {
         #[wasm_bindgen(unchecked_optional_param_type = "DecodeOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         decode_with(packet, options, |p, o| self.0.decode(p, o))
+    }
+
+    /// Decodes the next packets of the stream into one `Uint16Array`
+    /// (`DecodedBatch`), recording each, as `decode` one at a time does.
+    #[wasm_bindgen(js_name = decodePackets, unchecked_return_type = "DecodedBatch")]
+    pub fn decode_packets(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Bytes[]")] packets: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        batch(&packets, Some(&mut self.0))
     }
 
     /// Records a packet that was never seen: its entries become unknown.

@@ -7,9 +7,9 @@
 //! | JS | core |
 //! |---|---|
 //! | `openEnvelope`, `ReplayGuard`, `sealEnvelope` | `open`, `MemoryNonceStore`, `seal` |
-//! | `decodePacket`, `TemporalState`, `encodePacket` | `codec` |
+//! | `decodePacket`, `decodePackets`, `TemporalState`, `encodePacket` | `codec` |
 //! | `convertRegister`, `registers`, `profiles` | `registers` |
-//! | `parseUpload` | `upload::process` |
+//! | `parseUpload`, `parseUploadColumns` | `upload::process` |
 //! | `inspect` | `inspect::inspect` |
 //!
 //! Errors thrown are `Error`s whose `name` says the concern (`EnvelopeError`,
@@ -27,11 +27,11 @@ mod registers;
 mod samples;
 mod upload;
 
-pub use codec::{JsTemporalState, decode_packet, encode_packet};
+pub use codec::{JsTemporalState, decode_packet, decode_packets, encode_packet};
 pub use envelope::{ReplayGuard, open_envelope, seal_envelope};
 pub use inspect::inspect;
 pub use registers::{convert_register, profiles, registers};
-pub use upload::parse_upload;
+pub use upload::{parse_upload, parse_upload_columns};
 
 #[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = include_str!("solarwire.d.ts");

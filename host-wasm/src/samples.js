@@ -1,23 +1,45 @@
-// Builds the `samples` of a `ParsedUpload` (see solarwire.d.ts) from flat
-// columns that cross from wasm in a few bulk copies: parseUpload is the
-// throughput path (benchmark P3), and making these objects in JS is an order
-// of magnitude cheaper than JSON.parse or one boundary call per property.
-// `NaN` stands for `null` in the number columns; `strings` holds each
-// reading's name, unit and text, separated by NUL characters.
-export function buildSamples(tMs, packet, approximate, counts, ids, raw, value, strings) {
+// The samples of an upload in JS: `uploadColumns` copies the typed-array
+// columns out of wasm memory (the fast form, `UploadColumns` in
+// solarwire.d.ts); `buildSamples` makes the object form (`Sample[]`) from
+// them. parseUpload is the throughput path (benchmark P3), and making these
+// objects in JS is an order of magnitude cheaper than JSON.parse or one
+// boundary call per property.
+
+/** Copies of the columns, which arrive as views of wasm memory. */
+export function uploadColumns(tMs, packet, approximate, offsets, ids, raw, values) {
+  return {
+    tMs: tMs.slice(),
+    packet: packet.slice(),
+    approximate: approximate.slice(),
+    offsets: offsets.slice(),
+    ids: ids.slice(),
+    raw: raw.slice(),
+    values: values.slice(),
+  };
+}
+
+/**
+ * `Sample[]` from `columns`. `NaN` stands for `null` in the number columns;
+ * `strings` holds each reading's name, unit, text and state (empty for none),
+ * separated by NUL characters; `flags` is the JSON of each reading's flags.
+ */
+export function buildSamples(columns, strings, flags) {
+  const { tMs, packet, approximate, offsets, ids, raw, values } = columns;
   const text = strings.split("\u0000");
-  const samples = new Array(counts.length);
-  let r = 0;
-  for (let s = 0; s < counts.length; s++) {
-    const readings = new Array(counts[s]);
-    for (let i = 0; i < readings.length; i++, r++) {
+  const bits = JSON.parse(flags);
+  const samples = new Array(tMs.length);
+  for (let s = 0; s < samples.length; s++) {
+    const readings = new Array(offsets[s + 1] - offsets[s]);
+    for (let i = 0, r = offsets[s]; i < readings.length; i++, r++) {
       readings[i] = {
         id: ids[r],
-        name: text[3 * r],
+        name: text[4 * r],
         raw: raw[r],
-        value: Number.isNaN(value[r]) ? null : value[r],
-        unit: text[3 * r + 1],
-        text: text[3 * r + 2],
+        value: Number.isNaN(values[r]) ? null : values[r],
+        unit: text[4 * r + 1],
+        text: text[4 * r + 2],
+        state: text[4 * r + 3] === "" ? null : text[4 * r + 3],
+        flags: bits[r],
       };
     }
     samples[s] = {

@@ -78,6 +78,16 @@ export interface Decoded {
   exact: boolean[] | null;
 }
 
+/** Many packets decoded into one buffer (`decodePackets`). */
+export interface DecodedBatch {
+  /** Every packet's raw values, one after another. */
+  values: Uint16Array;
+  /** How many values each packet gave (0 for one that failed). */
+  counts: Uint32Array;
+  /** The error code of every packet that failed, by its index. */
+  errors: Map<number, ErrorCode>;
+}
+
 /** One register value in engineering units. */
 export interface Reading {
   id: number;
@@ -189,14 +199,43 @@ export interface PacketReport {
   error: PacketError | null;
 }
 
-export interface ParsedUpload {
+/**
+ * An upload's samples as typed arrays (the fast form of `Sample[]`). Sample
+ * `s` is `tMs[s]`, `packet[s]`, `approximate[s]`; its readings are the
+ * entries `offsets[s]` to `offsets[s + 1] - 1` of `ids` (the layout), `raw`
+ * and `values`. `NaN` stands for `null`.
+ */
+export interface UploadColumns {
+  /** Unix milliseconds of each sample (`NaN` when the upload does not date it). */
+  tMs: Float64Array;
+  /** The index of the packet each sample came from. */
+  packet: Uint32Array;
+  /** 1 where a sample holds approximations (semantic RLE). */
+  approximate: Uint8Array;
+  /** Where each sample's readings start; one more entry than samples. */
+  offsets: Uint32Array;
+  /** Each reading's register id. */
+  ids: Uint8Array;
+  /** Each reading's raw value. */
+  raw: Uint16Array;
+  /** Each reading's value in its unit (`NaN` when the profile lacks the register). */
+  values: Float64Array;
+}
+
+/** `parseUploadColumns`: the samples as typed arrays only. */
+export interface ParsedUploadColumns {
   /** The device the upload is attributed to. */
   deviceId: string;
   /** The envelope's nonce; `null` for a bare legacy body. */
   nonce: number | null;
   freshness: Freshness | null;
-  samples: Sample[];
   packets: PacketReport[];
+  columns: UploadColumns;
+}
+
+/** `parseUpload`: the samples as typed arrays and as objects. */
+export interface ParsedUpload extends ParsedUploadColumns {
+  samples: Sample[];
 }
 
 export type InputKind = "envelope" | "upload_body" | "packet" | "unrecognised";
@@ -244,6 +283,8 @@ export interface Inspection {
   deviceId: string | null;
   packets: PacketInfo[];
   samples: Sample[];
+  /** The samples as typed arrays (what the inspector page draws). */
+  columns: UploadColumns;
 }
 
 /** The concern that refused an input: the `name` of a thrown error. */

@@ -1,4 +1,4 @@
-//! Whole upload bodies: `parseUpload`.
+//! Whole upload bodies: `parseUpload` and its fast form `parseUploadColumns`.
 
 use js_sys::Reflect;
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::args::{object_arg, optional_keys, text_or_bytes};
 use crate::error::{JsError, error, type_error};
 use crate::out::to_js;
 use crate::registers::profile;
-use crate::samples::samples;
+use crate::samples::{columns, samples};
 
 /// `UploadRequest` in TypeScript.
 #[derive(Deserialize)]
@@ -30,7 +30,7 @@ struct UploadRequestArg {
     received_ms: Option<u64>,
 }
 
-/// `ParsedUpload` in TypeScript, but its `samples` (see [`samples`](crate::samples)).
+/// `ParsedUploadColumns` in TypeScript, but its `columns` (see [`samples`](crate::samples)).
 #[derive(Serialize)]
 struct ParsedUpload {
     device_id: String,
@@ -81,15 +81,31 @@ impl From<&PacketReport> for PacketJs {
 }
 
 /// Opens, checks and decodes a device's request body (`ParsedUpload`):
-/// the device id, every sample converted to units, and a report per packet.
-/// A packet that fails is reported while the others still count; the whole
-/// upload is refused (thrown) only when the envelope, the body's shape or
-/// the replay check fails, or no packet decodes.
+/// the device id, every sample converted to units (as `Sample` objects and
+/// as typed-array `columns`), and a report per packet. A packet that fails
+/// is reported while the others still count; the whole upload is refused
+/// (thrown) only when the envelope, the body's shape or the replay check
+/// fails, or no packet decodes.
 #[wasm_bindgen(js_name = parseUpload, unchecked_return_type = "ParsedUpload")]
 pub fn parse_upload(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
     #[wasm_bindgen(unchecked_param_type = "UploadRequest")] request: JsValue,
 ) -> Result<JsValue, JsValue> {
+    parse(body, request, true)
+}
+
+/// `parseUpload` without the `Sample` objects (`ParsedUploadColumns`): the
+/// samples only as typed-array `columns`, the fast form.
+#[wasm_bindgen(js_name = parseUploadColumns, unchecked_return_type = "ParsedUploadColumns")]
+pub fn parse_upload_columns(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "UploadRequest")] request: JsValue,
+) -> Result<JsValue, JsValue> {
+    parse(body, request, false)
+}
+
+/// Both forms of `parseUpload`: the columns always, the objects on request.
+fn parse(body: JsValue, request: JsValue, objects: bool) -> Result<JsValue, JsValue> {
     let body = text_or_bytes(body, "body")?;
     let request = object_arg::<UploadRequestArg>(request, "request")?
         .ok_or_else(|| type_error("request", "required"))?;
@@ -121,7 +137,15 @@ pub fn parse_upload(
             .map(PacketJs::from)
             .collect(),
     })?;
-    let samples = samples(&processed.decoded.samples, profile);
-    Reflect::set(&result, &"samples".into(), &samples)?;
+    let decoded = &processed.decoded.samples;
+    let columns = columns(decoded, profile);
+    if objects {
+        Reflect::set(
+            &result,
+            &"samples".into(),
+            &samples(decoded, profile, &columns)?,
+        )?;
+    }
+    Reflect::set(&result, &"columns".into(), &columns)?;
     Ok(result)
 }

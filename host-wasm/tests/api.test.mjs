@@ -195,6 +195,76 @@ test("parseUpload opens, decodes and converts a firmware upload", () => {
   ]);
 });
 
+test("parseUploadColumns gives the samples of parseUpload as typed arrays", () => {
+  const request = { pathDeviceId: upload.deviceId, keys: upload.keys, profile: "ecowatt-1.3" };
+  const { columns, ...rest } = api.parseUploadColumns(upload.body, request);
+  const parsed = api.parseUpload(upload.body, request);
+  assert.ok(!("samples" in rest));
+  const { samples, columns: same, ...restOfParsed } = parsed;
+  assert.deepEqual(rest, restOfParsed);
+  assert.deepEqual(same, columns);
+  const types = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, v.constructor.name]));
+  assert.deepEqual(types, {
+    tMs: "Float64Array",
+    packet: "Uint32Array",
+    approximate: "Uint8Array",
+    offsets: "Uint32Array",
+    ids: "Uint8Array",
+    raw: "Uint16Array",
+    values: "Float64Array",
+  });
+  assert.deepEqual([...columns.offsets], [0, 6, 12, 18]);
+  assert.deepEqual([...columns.tMs], samples.map((s) => s.tMs));
+  const readings = samples.flatMap((s) => s.readings);
+  assert.deepEqual([...columns.ids], readings.map((r) => r.id));
+  assert.deepEqual([...columns.raw], readings.map((r) => r.raw));
+  assert.deepEqual([...columns.values], readings.map((r) => r.value));
+  assert.deepEqual(readings[0], {
+    id: 0, name: "Vac1", raw: 2304, value: 230.4, unit: "V", text: "230.4V", state: null, flags: [],
+  });
+});
+
+test("NaN in the columns is null in the objects: an undated sample, a register the profile lacks", () => {
+  const legacy = vector("upload-edges.json", "legacy-direct-values-list");
+  const { columns, samples } = api.parseUpload(legacy.body, { format: "legacy_process", profile: "bess-rack-1" });
+  assert.deepEqual(samples.map((s) => s.tMs), [null]);
+  assert.ok(Number.isNaN(columns.tMs[0]));
+  const readings = samples.flatMap((s) => s.readings);
+  assert.equal(readings.length, 10);
+  assert.ok(readings.some((r) => r.value === null), "bess-rack-1 lacks some of ids 0–9");
+  readings.forEach((r, i) => {
+    assert.equal(r.value === null, Number.isNaN(columns.values[i]), `reading ${i}`);
+  });
+});
+
+test("decodePackets decodes many packets into one Uint16Array and lists failures", () => {
+  const values = [2304, 52, 71, 69, 452, 1205];
+  const good = api.encodePacket(values, "bit_packed");
+  const batch = api.decodePackets([good, [0x42], Array.from(good)]);
+  assert.ok(batch.values instanceof Uint16Array && batch.counts instanceof Uint32Array);
+  assert.deepEqual([...batch.values], [...values, ...values]);
+  assert.deepEqual([...batch.counts], [6, 0, 6]);
+  assert.deepEqual(batch.errors, new Map([[1, "unknown_marker"]]));
+  assert.deepEqual([...api.decodePackets([]).values], []);
+
+  const ids = [0, 1, 2];
+  const encoder = new api.TemporalState();
+  const rows = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => [2300 + i, 50 + i, 5000 - i]);
+  const packets = rows.map((row) => encoder.encode(row, ids, "temporal"));
+  const stream = new api.TemporalState().decodePackets(packets);
+  assert.equal(stream.errors.size, 0);
+  assert.deepEqual([...stream.values], rows.flat());
+  assert.equal(api.decodePackets(packets).errors.get(packets.length - 1), "missing_state");
+
+  for (const [arg, message] of [
+    ["01", /^packets: expected an array/],
+    [[good, "01"], /^packets\[1\]: expected a Uint8Array/],
+    [[[1, 256]], /^packets\[0\]: expected integers 0–255/],
+  ]) {
+    assert.throws(() => api.decodePackets(arg), (e) => e instanceof TypeError && message.test(e.message));
+  }
+});
+
 test("parseUpload reports a failing packet and keeps the others", () => {
   const two = vector("firmware/upload.json", "aggregated-two-packets");
   const inner = JSON.parse(text.decode(api.openEnvelope(two.body, { hmacKey: fromHex(two.hmac_key_hex) }).payload));

@@ -4,11 +4,13 @@
 
 import {
   type Decoded,
+  type DecodedBatch,
   type ErrorCode,
   type Inspection,
   type Keys,
   type Opened,
   type ParsedUpload,
+  type ParsedUploadColumns,
   type Reading,
   type Register,
   type Sealed,
@@ -17,10 +19,12 @@ import {
   TemporalState,
   convertRegister,
   decodePacket,
+  decodePackets,
   encodePacket,
   inspect,
   openEnvelope,
   parseUpload,
+  parseUploadColumns,
   profiles,
   registers,
   sealEnvelope,
@@ -46,6 +50,10 @@ const smart: Uint8Array = state.encode([1, 2], new Uint8Array([0, 1]), "smart");
 const restored: TemporalState = TemporalState.fromBytes(state.toBytes());
 const stream: Decoded = restored.decode(delta, { registerIds: [0, 1] });
 const seeded = TemporalState.fromHistory([0, 1], [[1, 2], [3, 4]]);
+const batch: DecodedBatch = decodePackets([packet, [1, 0]]);
+const bulk: Uint16Array = batch.values;
+const failedAt: ErrorCode | undefined = batch.errors.get(1);
+const streamed: Uint32Array = new TemporalState().decodePackets([delta]).counts;
 seeded.skip();
 seeded.forget();
 
@@ -63,6 +71,11 @@ const parsed: ParsedUpload = parseUpload(sealed.envelope, {
 });
 const times: (number | null)[] = parsed.samples.map((s) => s.tMs);
 const failures: (ErrorCode | undefined)[] = parsed.packets.map((p) => p.error?.code);
+const fast: ParsedUploadColumns = parseUploadColumns(sealed.envelope, { pathDeviceId: "ESP32_001", keys });
+const converted: Float64Array = fast.columns.values;
+const layout: Uint8Array = fast.columns.ids;
+const raws: Uint16Array = parsed.columns.raw;
+const drawn: Float64Array = inspect("01 0c").columns.tMs;
 
 const explanation: Inspection = inspect("01 0c", keys, "ecowatt-1.3");
 const firstFailure = explanation.stages.find((s) => s.status === "fail");

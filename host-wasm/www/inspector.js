@@ -1,7 +1,7 @@
 // The inspector page: reads the form, calls `inspect` from the web build and
 // renders its explanation. Everything happens here; nothing is sent anywhere.
 
-import init, { inspect, profiles } from "../pkg/web/solarwire_wasm.js";
+import init, { inspect, profiles, registers } from "../pkg/web/solarwire_wasm.js";
 import { fromHex } from "./hex.js";
 
 const $ = (id) => document.getElementById(id);
@@ -81,7 +81,7 @@ function run() {
     showInputProblem(e.message);
     return;
   }
-  render(explanation);
+  render(explanation, registers($("profile").value));
 }
 
 function showInputProblem(message) {
@@ -100,7 +100,7 @@ const KIND = {
   unrecognised: "Not recognised",
 };
 
-function render(x) {
+function render(x, profile) {
   const failed = x.stages.find((s) => s.status === "fail");
   $("result").hidden = false;
   $("summary").textContent = `${KIND[x.kind]}: ${failed ? `failed at stage “${failed.name}”` : "every stage passed"}`;
@@ -119,7 +119,7 @@ function render(x) {
   $("stages").replaceChildren(...x.stages.map(stage));
   $("envelope").replaceChildren(...(x.envelope ? envelope(x.envelope, x.deviceId) : []));
   $("packets").replaceChildren(...(x.packets.length ? [packets(x.packets)] : []));
-  $("samples").replaceChildren(...(x.samples.length ? [samples(x.samples)] : []));
+  $("samples").replaceChildren(...(x.columns.tMs.length ? [samples(x.columns, profile)] : []));
   $("result").focus();
 }
 
@@ -195,26 +195,32 @@ function ratio(permille) {
   return `${(permille / 1000).toFixed(3)} (${saved >= 0 ? `${saved}% smaller` : `${-saved}% larger`})`;
 }
 
-function samples(list) {
-  // One column per register, in the order the samples name them.
-  const columns = new Map();
-  for (const s of list) {
-    for (const r of s.readings) if (!columns.has(r.id)) columns.set(r.id, r);
-  }
-  const head = ["Time (UTC)", "Packet", ...[...columns.values()].map((r) => (r.unit ? `${r.name} (${r.unit})` : r.name))];
-  const rows = list.map((s) => {
-    const byId = new Map(s.readings.map((r) => [r.id, r]));
-    const cell = (id) => {
-      const r = byId.get(id);
-      return r ? `${s.approximate ? "≈ " : ""}${r.text}` : "";
-    };
-    return [time(s.tMs), String(s.packet), ...[...columns.keys()].map(cell)];
+/**
+ * The register table, drawn from the typed-array columns: one column per
+ * register in the order the samples name them, each value with the
+ * profile's decimals and unit (the raw value when the profile lacks it).
+ */
+function samples({ tMs, packet, approximate, offsets, ids, raw, values }, profile) {
+  const byId = new Map(profile.map((r) => [r.id, r]));
+  const order = [...new Set(ids)];
+  const head = order.map((id) => {
+    const r = byId.get(id);
+    return r ? (r.unit ? `${r.name} (${r.unit})` : r.name) : `#${id}`;
   });
-  return table("Registers", head, rows);
+  const rows = Array.from(tMs, (t, s) => {
+    const cells = new Map();
+    for (let i = offsets[s]; i < offsets[s + 1]; i++) {
+      const r = byId.get(ids[i]);
+      const text = r && !Number.isNaN(values[i]) ? `${values[i].toFixed(r.decimals)}${r.unit}` : String(raw[i]);
+      cells.set(ids[i], `${approximate[s] ? "≈ " : ""}${text}`);
+    }
+    return [time(t), String(packet[s]), ...order.map((id) => cells.get(id) ?? "")];
+  });
+  return table("Registers", ["Time (UTC)", "Packet", ...head], rows);
 }
 
 function time(ms) {
-  return ms === null ? "—" : new Date(ms).toISOString().replace("T", " ").replace(".000Z", "Z");
+  return Number.isNaN(ms) ? "—" : new Date(ms).toISOString().replace("T", " ").replace(".000Z", "Z");
 }
 
 async function loadExample(name) {

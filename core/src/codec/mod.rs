@@ -14,6 +14,7 @@
 //! - invalid temporal tags are rejected (F5) and short temporal packets are
 //!   judged by their content, not a minimum length (F4).
 
+mod batch;
 mod bitpack;
 mod dictionary;
 mod encoder;
@@ -28,6 +29,7 @@ pub mod v2;
 
 use alloc::vec::Vec;
 
+pub use batch::{Batch, decode_batch};
 pub use bitpack::encode as encode_bit_packed;
 pub use dictionary::encode as encode_dictionary;
 pub use encoder::Encoder;

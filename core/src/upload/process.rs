@@ -58,7 +58,7 @@ pub fn process(
         Ok(envelope) => {
             let keys = req.keys.ok_or(EnvelopeError::MissingKey)?;
             let verified = envelope.open(keys)?;
-            (verified.payload.clone(), Some(verified))
+            (verified.payload, Some((verified.nonce, verified.mac)))
         }
         Err(e) if req.format.requires_envelope() || !is_bare_body(body) => return Err(e.into()),
         Err(_) => (body.to_vec(), None),
@@ -70,10 +70,7 @@ pub fn process(
         upload.device_id.as_deref(),
     )?);
     let envelope = match verified {
-        Some(v) => Some((
-            v.nonce,
-            store.check_and_record(&device_id, v.nonce, &v.mac)?,
-        )),
+        Some((nonce, mac)) => Some((nonce, store.check_and_record(&device_id, nonce, &mac)?)),
         None => None,
     };
     let mut decoded = if matches!(envelope, Some((_, Freshness::Duplicate))) {

@@ -3,7 +3,10 @@
 //!
 //! Every figure is a ratio against a baseline measured in the same run.
 //! `--json` prints the headline numbers as one JSON object for the host
-//! benchmarks (wasm, Python) to compare against.
+//! benchmarks (wasm, Python) to compare against: P1 and its stages, and the
+//! packets of [`batch_cases`] with their native batch decode times. `just
+//! bench-wasm` runs it twice, the second time built with sha2's software
+//! SHA-256 (what wasm has), to compare like with like.
 #![allow(clippy::print_stdout)] // a benchmark report is printed output
 
 use std::hint::black_box;
@@ -14,8 +17,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use solarwire_core::codec::{
-    self, DecodeOptions, TemporalState, encode_bit_packed, encode_dictionary, encode_semantic_rle,
-    encode_smart,
+    self, DecodeOptions, TemporalState, decode_batch, encode_bit_packed, encode_dictionary,
+    encode_semantic_rle, encode_smart,
 };
 use solarwire_core::envelope::{Envelope, Keys};
 use solarwire_core::registers::Catalog;
@@ -66,13 +69,32 @@ fn main() {
     });
 
     if json_only {
+        let stages: serde_json::Map<String, Value> = stage_times(&body, &keys, profile, &limits)
+            .into_iter()
+            .map(|(name, ns)| (name.to_string(), json!(ns)))
+            .collect();
+        let batches: Vec<Value> = batch_cases()
+            .into_iter()
+            .map(|(name, packet, copies)| {
+                let packets = vec![packet.as_slice(); copies];
+                let ns = time_ns(|| black_box(decode_batch(&packets, None)));
+                json!({
+                    "name": name,
+                    "packet_hex": to_hex(&packet),
+                    "copies": copies,
+                    "native_ns_per_packet": ns / copies as f64,
+                })
+            })
+            .collect();
         let out = json!({
             "process_upload_ns": process_ns,
             "hmac_ns": hmac_ns,
             "p1_ratio": ratio,
+            "stages_ns": stages,
             "decode_packet_ns": decode_ns,
             "upload_body_bytes": body.len(),
-            "packet_hex": packet.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "packet_hex": to_hex(&packet),
+            "batches": batches,
         });
         println!("{out}");
         return;
@@ -97,11 +119,23 @@ fn main() {
 
 /// Where the time of P1 goes, stage by stage.
 fn stage_breakdown(body: &[u8], keys: &Keys, profile: &solarwire_core::Profile, limits: &Limits) {
+    for (name, ns) in stage_times(body, keys, profile, limits) {
+        println!("      {name:<26} {ns:>7.0} ns");
+    }
+}
+
+/// The time of each stage of P1, in order.
+fn stage_times(
+    body: &[u8],
+    keys: &Keys,
+    profile: &solarwire_core::Profile,
+    limits: &Limits,
+) -> [(&'static str, f64); 5] {
     let envelope = Envelope::parse(body).expect("valid envelope");
     let verified = envelope.clone().open(keys).expect("verifies");
     let upload = Upload::parse(&verified.payload, limits).expect("valid upload");
     let decoded = upload.decode(&mut StreamState::new(), limits, None);
-    let stages = [
+    [
         (
             "envelope JSON + base64",
             time_ns(|| black_box(Envelope::parse(body))),
@@ -133,15 +167,47 @@ fn stage_breakdown(body: &[u8], keys: &Keys, profile: &solarwire_core::Profile, 
                 )
             }),
         ),
-    ];
-    for (name, ns) in stages {
-        println!("      {name:<26} {ns:>7.0} ns");
-    }
+    ]
+}
+
+/// The packets every host decodes in bulk (`decode_batch`), with how many
+/// copies make one call: the firmware's packet and 250-value packets of
+/// each codec a device sends (at most 255 values, so that the header's
+/// count needs no metadata).
+fn batch_cases() -> Vec<(&'static str, Vec<u8>, usize)> {
+    let ids: Vec<u8> = (0..250u32).map(|i| (i % 10) as u8).collect();
+    let ramp: Vec<u16> = (0..250u32).map(|i| (2300 + (i * 7) % 900) as u16).collect();
+    let few: Vec<u16> = (0..250u32)
+        .map(|i| [0, 250, 2300, 50][(i % 4) as usize])
+        .collect();
+    vec![
+        (
+            "firmware packet, bit-packed 18 values",
+            codec_packet(),
+            1000,
+        ),
+        (
+            "bit-packed, 250 values × 12 bits",
+            encode_bit_packed(&ramp),
+            100,
+        ),
+        (
+            "dictionary, 250 values, 4 distinct",
+            encode_dictionary(&few),
+            100,
+        ),
+        (
+            "semantic RLE, 250 values",
+            encode_semantic_rle(&ramp, &ids),
+            100,
+        ),
+    ]
 }
 
 /// The firmware-produced upload of `spec-tests/vectors/firmware/upload.json`.
 fn firmware_upload() -> (Vec<u8>, Vec<u8>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors/firmware/upload.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec-tests/vectors/firmware/upload.json");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("upload vectors"))
         .expect("json");
     let vector = file["vectors"]
@@ -158,6 +224,10 @@ fn firmware_upload() -> (Vec<u8>, Vec<u8>) {
 /// The bit-packed packet inside that upload (3 samples × 6 registers).
 fn codec_packet() -> Vec<u8> {
     hex("010c129000340470451c44b59020350480451c44bc9010350480461c54c4")
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex(s: &str) -> Vec<u8> {
