@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// MQTT client id of the ingest subscription: the broker keeps
     /// unacknowledged messages under it across restarts, so it must stay
     /// the same for one server and differ between servers (default: derived
-    /// from the host name and data directory).
+    /// from the host name, data directory and listen address).
     #[arg(long, env = "SOLARWIRE_MQTT_CLIENT_ID", requires = "mqtt_ingest")]
     pub mqtt_client_id: Option<String>,
 

@@ -107,14 +107,17 @@ fn may_match_replies(filter: &str) -> bool {
 
 /// A client id that stays the same across restarts of this server (the
 /// broker keeps its session and unacknowledged messages under it) and
-/// differs between servers: derived from the host name and data directory.
-pub fn default_client_id(data_dir: &std::path::Path) -> String {
+/// differs between servers: derived from the host name, the data directory
+/// and the listen address (several servers may share one host and directory).
+pub fn default_client_id(data_dir: &std::path::Path, listen: std::net::SocketAddr) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let mut hash = Sha256::new();
     hash.update(host.trim().as_bytes());
     hash.update([0]);
     hash.update(dir.as_os_str().as_encoded_bytes());
+    hash.update([0]);
+    hash.update(listen.to_string().as_bytes());
     format!("solarwire-ingest-{}", hex::encode(&hash.finalize()[..8]))
 }
 

@@ -276,7 +276,7 @@ pub async fn start(data_dir: &Path, args: &ServeArgs) -> Result<Running, String>
         let client_id = args
             .mqtt_client_id
             .clone()
-            .unwrap_or_else(|| crate::mqtt_ingest::default_client_id(data_dir));
+            .unwrap_or_else(|| crate::mqtt_ingest::default_client_id(data_dir, args.listen));
         background.extend(crate::mqtt_ingest::start(
             url,
             filter,

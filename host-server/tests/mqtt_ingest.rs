@@ -6,101 +6,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::broker::{free_port, start_broker};
+use common::broker::{INGEST_FILTER as FILTER, MqttDevice as Device, eventually, start_broker};
+use common::process::{ServerProcess, free_port};
 use common::{Server, next_upload};
 use reqwest::StatusCode;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-
-const BIN: &str = env!("CARGO_BIN_EXE_solarwire");
-const FILTER: &str = "solarwire/ingest/+";
-
-/// Waits for a condition that must come true (an event, not a deadline to meet).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..1200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
-}
-
-/// A test client: publishes uploads and receives every reply as (topic, JSON).
-struct Device {
-    client: AsyncClient,
-    replies: mpsc::UnboundedReceiver<(String, Value)>,
-}
-
-impl Device {
-    async fn connect(port: u16, id: &str) -> Self {
-        let mut options = MqttOptions::new(id, "127.0.0.1", port);
-        options.set_max_packet_size(1 << 20, 1 << 20);
-        let (client, mut events) = AsyncClient::new(options, 1024);
-        client
-            .subscribe("solarwire/reply/#", QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        client
-            .subscribe("solarwire/reply", QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        let (tx, replies) = mpsc::unbounded_channel();
-        let (ready_tx, mut ready) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut acks = 0;
-            while let Ok(event) = events.poll().await {
-                match event {
-                    Event::Incoming(Packet::SubAck(_)) => {
-                        acks += 1;
-                        if acks == 2 {
-                            let _ = ready_tx.send(());
-                        }
-                    }
-                    Event::Incoming(Packet::Publish(p)) => {
-                        let json = serde_json::from_slice(&p.payload).unwrap();
-                        let _ = tx.send((p.topic, json));
-                    }
-                    _ => {}
-                }
-            }
-        });
-        tokio::time::timeout(Duration::from_secs(30), ready.recv())
-            .await
-            .expect("no SUBACK");
-        Self { client, replies }
-    }
-
-    async fn publish(&self, device: &str, payload: impl Into<Vec<u8>>) {
-        self.client
-            .publish(
-                format!("solarwire/ingest/{device}"),
-                QoS::AtLeastOnce,
-                false,
-                payload.into(),
-            )
-            .await
-            .unwrap();
-    }
-
-    async fn upload(&self, device: &str, envelope: &str) {
-        let envelope: Value = serde_json::from_str(envelope).unwrap();
-        let message = json!({ "device_id": device, "envelope": envelope });
-        self.publish(device, serde_json::to_vec(&message).unwrap())
-            .await;
-    }
-
-    async fn reply(&mut self) -> (String, Value) {
-        tokio::time::timeout(Duration::from_secs(60), self.replies.recv())
-            .await
-            .expect("no reply")
-            .expect("the reply stream ended")
-    }
-}
 
 fn keys(v: &Value) -> Vec<&String> {
     v.as_object().unwrap().keys().collect()
@@ -238,34 +150,25 @@ async fn mqtt_uploads_get_the_http_outcomes_on_the_reply_topic() {
     server.stop().await;
 }
 
-/// A server process, SIGKILLed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_process(dir: &std::path::Path, broker: u16, metrics: u16) -> Process {
-    Process(
-        Command::new(BIN)
-            .args([
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--log",
-                "warn",
-                "serve",
-            ])
-            .args(["--listen", "127.0.0.1:0", "--device-rate", "0"])
-            .args(["--retention-days", "0"])
-            .args(["--metrics-listen", &format!("127.0.0.1:{metrics}")])
-            .args(["--mqtt-url", &format!("mqtt://127.0.0.1:{broker}")])
-            .args(["--mqtt-ingest", FILTER])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+/// A server process ingesting from the broker, with `/status` on `metrics`.
+fn start_process(dir: &std::path::Path, port: u16, broker: u16, metrics: u16) -> ServerProcess {
+    let (metrics, broker) = (
+        format!("127.0.0.1:{metrics}"),
+        format!("mqtt://127.0.0.1:{broker}"),
+    );
+    ServerProcess::start(
+        dir,
+        port,
+        &[
+            "--retention-days",
+            "0",
+            "--metrics-listen",
+            &metrics,
+            "--mqtt-url",
+            &broker,
+            "--mqtt-ingest",
+            FILTER,
+        ],
     )
 }
 
@@ -277,20 +180,21 @@ async fn subscribed(metrics: u16) -> bool {
     status["mqtt"]["ingest_subscribed"] == true
 }
 
-/// (device, nonce) → rows stored (MQTT ingestion runs on SQLite here).
+/// (device, nonce) → rows stored.
 fn stored(dir: &std::path::Path) -> BTreeMap<(String, u32), u32> {
-    let db =
-        rusqlite::Connection::open(solarwire_server::store::sqlite::database_path(dir)).unwrap();
-    let mut query = db
-        .prepare(
-            "SELECT d.device_id, u.nonce, COUNT(*) FROM uploads u
+    common::db(dir)
+        .texts(
+            "SELECT d.device_id, CAST(u.nonce AS TEXT), CAST(COUNT(*) AS TEXT) FROM uploads u
              JOIN devices d ON d.id = u.device GROUP BY d.device_id, u.nonce",
         )
-        .unwrap();
-    query
-        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .into_iter()
+        .map(|r| {
+            let text = |i: usize| r[i].clone().unwrap();
+            (
+                (text(0), text(1).parse().unwrap()),
+                text(2).parse().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -316,8 +220,8 @@ async fn messages_are_acknowledged_only_after_commit() {
         );
         firmwares.push((id, firmware));
     }
-    let metrics = free_port();
-    let mut server = start_process(&data, port, metrics);
+    let (listen, metrics) = (free_port(), free_port());
+    let mut server = start_process(&data, listen, port, metrics);
     eventually("the ingest subscription is in place", async || {
         subscribed(metrics).await
     })
@@ -343,7 +247,7 @@ async fn messages_are_acknowledged_only_after_commit() {
     let before = stored(&data).len();
     assert!(before < total, "the server finished before the kill");
     eprintln!("stored before the restart: {before} of {total}");
-    server = start_process(&data, port, metrics);
+    server = start_process(&data, listen, port, metrics);
     eventually("every message is stored after the restart", async || {
         stored(&data).len() == total
     })

@@ -305,6 +305,26 @@ impl Db {
         }
     }
 
+    /// Every row, each column as text (the query casts: `CAST(x AS TEXT)`).
+    pub fn texts(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match self {
+            Self::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let columns = stmt.column_count();
+                stmt.query_map([], |r| (0..columns).map(|i| r.get(i)).collect())
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Self::Postgres(url) => pg_rows(url, sql, |r| {
+                (0..r.len())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            }),
+        }
+    }
+
     /// Runs a statement.
     pub fn execute(&self, sql: &str) {
         match self {
