@@ -87,7 +87,7 @@ async fn simulate_format_v2_sends_codec_v2_uploads() {
     ])
     .command
     {
-        Some(Command::Simulate(args)) => args,
+        Some(Command::Simulate(args)) => *args,
         other => panic!("not simulate: {other:?}"),
     };
     let summary = tokio::time::timeout(

@@ -225,7 +225,7 @@ async fn simulate_format_v2_seals_in_envelope_v2() {
     ])
     .command
     {
-        Some(Command::Simulate(args)) => args,
+        Some(Command::Simulate(args)) => *args,
         other => panic!("not simulate: {other:?}"),
     };
     let summary = tokio::time::timeout(

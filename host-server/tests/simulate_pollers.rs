@@ -72,7 +72,7 @@ async fn pollers_run_beside_uploads_without_errors() {
     ])
     .command
     {
-        Some(Command::Simulate(args)) => args,
+        Some(Command::Simulate(args)) => *args,
         other => panic!("not simulate: {other:?}"),
     };
     let keys = FirmwareKeys::load(server.dir.path())

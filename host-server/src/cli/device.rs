@@ -137,7 +137,7 @@ async fn run_with(data_dir: &Path, cmd: DeviceCommand) -> Result<(), String> {
         }
         DeviceCommand::RotateMasterKey => rotate_master_key(data_dir, store.as_ref()).await?,
         DeviceCommand::EnvelopeKey { id, overlap } => {
-            let master = key_vault::from_env(data_dir)?;
+            let master = key_vault::for_command(data_dir, store.as_ref()).await?;
             let overlap_ms = u64::try_from(overlap.as_millis()).unwrap_or(u64::MAX);
             let (key_id, secret) =
                 crate::keys::rotate_envelope_key(store.as_ref(), &master, &id, overlap_ms)

@@ -57,7 +57,7 @@ pub enum Command {
     #[command(subcommand)]
     Firmware(firmware::FirmwareCommand),
     /// Simulated inverters uploading like the firmware: the demo and the load tool.
-    Simulate(crate::simulate::SimulateArgs),
+    Simulate(Box<crate::simulate::SimulateArgs>),
     /// Explain an envelope, upload body or packet (file or stdin).
     Inspect(tools::InspectArgs),
     /// Seal a payload into an envelope as the firmware does.

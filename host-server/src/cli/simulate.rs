@@ -130,7 +130,7 @@ async fn envelope_keys(
     ids: &[String],
 ) -> Result<Vec<Option<(u32, [u8; 32])>>, String> {
     let store = open_store(data_dir)?;
-    let master = crate::key_vault::from_env(data_dir)?;
+    let master = crate::key_vault::for_command(data_dir, store.as_ref()).await?;
     let mut keys = Vec::with_capacity(ids.len());
     for id in ids {
         let stored = store.envelope_keys(id).await.map_err(|e| e.to_string())?;

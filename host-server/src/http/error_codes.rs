@@ -111,6 +111,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "unknown_channel",
         400,
         "a named channel the device does not have",
+    ),
+    (
         "unknown_profile",
         400,
         "a register profile the catalog does not know",
@@ -215,6 +217,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "clock_skew",
         422,
         "an envelope v2 whose device time is outside the clock-skew window",
+    ),
+    (
         "validation_error",
         422,
         "a SolarHub parameter out of range; `detail` says which",

@@ -16,9 +16,8 @@ use serde::Serialize;
 use solarwire_core::codec::Method;
 use solarwire_core::envelope::Nonce;
 use solarwire_core::envelope_v2::{LastCounter, TAG_LEN, TagV2, decide_counter};
-use solarwire_core::replay::{Freshness, LastAccepted, decide};
 use solarwire_core::registers::Profile;
-use solarwire_core::replay::{Freshness, LastAccepted, ReplayError, decide};
+use solarwire_core::replay::{Freshness, LastAccepted, decide};
 use solarwire_core::upload::{Limits, Outcome, Sample, StreamState};
 use tokio::sync::mpsc;
 

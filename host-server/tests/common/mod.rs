@@ -131,7 +131,9 @@ impl Server {
     pub fn envelope_key(&self, id: &str, overlap_ms: u64) -> (u32, [u8; 32]) {
         let (dir, id) = (self.dir.path().to_path_buf(), id.to_owned());
         on_store(self.dir.path(), move |store| async move {
-            let master = solarwire_server::key_vault::from_env(&dir).unwrap();
+            let master = solarwire_server::key_vault::for_command(&dir, store.as_ref())
+                .await
+                .unwrap();
             solarwire_server::keys::rotate_envelope_key(store.as_ref(), &master, &id, overlap_ms)
                 .await
                 .unwrap()

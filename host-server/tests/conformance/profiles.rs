@@ -7,7 +7,7 @@ use solarwire_core::replay::MacTag;
 use solarwire_core::upload::{Format, Limits, Upload};
 use solarwire_server::simulate::firmware::FirmwareDevice;
 use solarwire_server::store::telemetry::Level;
-use solarwire_server::store::{HistoryQuery, IngestJob, IngestOutcome, profiles};
+use solarwire_server::store::{HistoryQuery, IngestJob, IngestOutcome, Seal, profiles};
 
 use super::{Backend, T0, own_keys};
 
@@ -18,8 +18,11 @@ fn job(device: &mut FirmwareDevice, nonce: u32, rows: &[Vec<u16>]) -> IngestJob 
     let json = device.upload_json(&[packet], t / 1000, 5);
     IngestJob {
         device: device.id.clone(),
-        auto_register: false,
-        seal: Some((Nonce(nonce), MacTag([nonce as u8; 32]))),
+        auto_register: None,
+        seal: Some(Seal::V1 {
+            nonce: Nonce(nonce),
+            mac: MacTag([nonce as u8; 32]),
+        }),
         format: Format::Aggregated,
         upload: Upload::parse(json.as_bytes(), &Limits::default()).expect("upload JSON"),
         raw: Bytes::from(json),
