@@ -98,11 +98,12 @@ impl From<Invalid> for Problem {
 
 /// The SolarHub routes (readers and up), and `/` as JSON.
 pub(super) fn routes(state: &Arc<AppState>) -> BoxedFilter<(Response,)> {
-    let api = warp::path::full()
+    // GET first: `path::full` panics on requests without a path (CONNECT, `OPTIONS *`).
+    let api = warp::get()
+        .and(warp::path::full())
         .and_then(|path: FullPath| async move {
             Route::of(path.as_str()).ok_or_else(warp::reject::not_found)
         })
-        .and(warp::get())
         .and(gate(state, Access::Read))
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(with_state(state))
